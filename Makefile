@@ -1,0 +1,57 @@
+# Every target installs what it needs first, so each one works on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: install test lint typecheck up down demo bench quality fault contracts clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(BIN)/cxpulse: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+install: $(BIN)/cxpulse
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+up: install
+	$(BIN)/cxpulse stack up
+
+down: install
+	$(BIN)/cxpulse stack down
+
+demo: install
+	$(BIN)/cxpulse demo
+
+bench: install
+	$(BIN)/cxpulse bench
+
+quality: install
+	$(BIN)/cxpulse quality
+
+fault: install
+	$(BIN)/pytest tests/fault
+
+contracts: install
+	$(BIN)/cxpulse contracts export
+
+clean:
+	rm -rf .run .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""The `cxpulse` command line: local stack, demo, benchmarks, contracts and offline tools."""

@@ -1,0 +1,127 @@
+"""The collector's composition root: `create_app()` receives its adapters or builds them in lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from cxpulse_contracts import topics
+from cxpulse_shared.health import ReadinessCheck, health_router
+from cxpulse_shared.http_metrics import RequestCounter
+from cxpulse_shared.kafka import AsyncPublisher, make_producer
+from cxpulse_shared.problem import install_problem_handlers
+from cxpulse_shared.redis import make_async_redis
+from cxpulse_shared.settings import KafkaSettings, RedisSettings, TelemetrySettings
+from cxpulse_shared.telemetry import make_registry, make_tracer_provider
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from cxpulse_collector.adapters.claims import RedisEventClaims
+from cxpulse_collector.adapters.rate_limit import RedisRateLimiter
+from cxpulse_collector.api.webhooks import router as webhook_router
+from cxpulse_collector.config import Channel, CollectorSettings, load_channels
+from cxpulse_collector.metrics import CollectorMetrics
+from cxpulse_collector.runtime import CollectorRuntime, RateLimiter
+from cxpulse_collector.service import EventClaims, IngestService, Publisher
+from cxpulse_collector.sources.registry import load_adapters
+
+
+@dataclass
+class CollectorAdapters:
+    """What the collector talks to; tests pass fakes for unit tests, real clients otherwise."""
+
+    claims: EventClaims
+    publisher: Publisher
+    rate_limiter: RateLimiter
+    close: Callable[[], object] = lambda: None
+
+
+def build_real_adapters(
+    settings: CollectorSettings, kafka: KafkaSettings, redis_settings: RedisSettings
+) -> CollectorAdapters:
+    redis_client = make_async_redis(redis_settings)
+    producer = make_producer(kafka, max_block_ms=int(settings.publish_timeout_s * 1000))
+    # Fetching the topic's metadata now connects the producer, so readiness means "can publish".
+    producer.partitions_for(topics.FEEDBACK)
+    publisher = AsyncPublisher(
+        producer, bootstrap_servers=kafka.bootstrap_servers, timeout_s=settings.publish_timeout_s
+    )
+
+    async def close() -> None:
+        await asyncio.to_thread(publisher.close)
+        await redis_client.aclose()
+
+    return CollectorAdapters(
+        claims=RedisEventClaims(
+            redis_client,
+            pending_ttl_s=settings.pending_claim_ttl_s,
+            published_ttl_s=settings.dedupe_ttl_hours * 3600,
+        ),
+        publisher=publisher,
+        rate_limiter=RedisRateLimiter(redis_client),
+        close=close,
+    )
+
+
+def create_app(
+    settings: CollectorSettings | None = None,
+    *,
+    adapters: CollectorAdapters | None = None,
+    channels: Mapping[str, Channel] | None = None,
+    kafka: KafkaSettings | None = None,
+    redis_settings: RedisSettings | None = None,
+    registry: CollectorRegistry | None = None,
+) -> FastAPI:
+    registry = registry or make_registry()
+    metrics = CollectorMetrics.register(registry)
+    tracer_provider = make_tracer_provider("cxpulse-collector", TelemetrySettings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        collector_settings = settings or CollectorSettings()
+        in_use = adapters
+        if in_use is None:
+            in_use = await asyncio.to_thread(
+                build_real_adapters,
+                collector_settings,
+                kafka or KafkaSettings(),
+                redis_settings or RedisSettings(),
+            )
+        app.state.collector = CollectorRuntime(
+            settings=collector_settings,
+            channels=channels if channels is not None else load_channels(collector_settings.channels_file),
+            sources=load_adapters(),
+            ingest=IngestService(claims=in_use.claims, publisher=in_use.publisher, metrics=metrics),
+            rate_limiter=in_use.rate_limiter,
+            metrics=metrics,
+            tracer=tracer_provider.get_tracer("cxpulse.collector"),
+            pseudonymisation_key=collector_settings.pseudonymisation_key.get_secret_value().encode(),
+        )
+        app.state.adapters = in_use
+        try:
+            yield
+        finally:
+            closing = in_use.close()
+            if asyncio.iscoroutine(closing):
+                await closing
+            tracer_provider.shutdown()
+
+    app = FastAPI(
+        title="cxpulse collector",
+        version="1.0.0",
+        description="Receives signed feedback webhooks and publishes each event to Kafka once.",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+
+    def readiness_checks() -> Mapping[str, ReadinessCheck]:
+        in_use: CollectorAdapters = app.state.adapters
+
+        return {"broker": in_use.publisher.broker_reachable, "redis": in_use.claims.ping}
+
+    app.include_router(health_router(checks=readiness_checks, registry=registry))
+    app.include_router(webhook_router)
+    app.add_middleware(RequestCounter, counter=metrics.requests)
+    return app

@@ -1,0 +1,1 @@
+"""Infrastructure glue shared by every cxpulse service: no domain logic lives here."""

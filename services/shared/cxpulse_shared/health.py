@@ -1,0 +1,39 @@
+"""`/healthz`, `/readyz` and `/metrics`, the same for every service."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+
+
+def health_router(
+    *, checks: Callable[[], Mapping[str, ReadinessCheck]], registry: CollectorRegistry
+) -> APIRouter:
+    """`checks` is called per request because adapters are only known once the lifespan ran."""
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Every dependency is reachable")
+    async def readyz() -> JSONResponse:
+        results: dict[str, bool] = {}
+        for name, check in checks().items():
+            try:
+                results[name] = await check()
+            except Exception:
+                results[name] = False
+        ready = bool(results) and all(results.values())
+        return JSONResponse({"ready": ready, "checks": results}, status_code=200 if ready else 503)
+
+    @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router

@@ -1,0 +1,51 @@
+"""What every consuming service shares: operations endpoints, problem+json and its consume loop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry, Counter
+
+from cxpulse_shared.consumer import ConsumerWorker
+from cxpulse_shared.health import ReadinessCheck, health_router
+from cxpulse_shared.http_metrics import RequestCounter
+from cxpulse_shared.problem import install_problem_handlers
+
+
+def consuming_service_app(
+    *,
+    title: str,
+    description: str,
+    registry: CollectorRegistry,
+    start_worker: Callable[[FastAPI], ConsumerWorker],
+    extra_checks: Callable[[FastAPI], Mapping[str, ReadinessCheck]] = lambda app: {},
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = await asyncio.to_thread(start_worker, app)
+        app.state.worker = worker
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(worker.stop)
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    install_problem_handlers(app)
+
+    def checks() -> Mapping[str, ReadinessCheck]:
+        worker: ConsumerWorker = app.state.worker
+
+        async def consumer() -> bool:
+            return worker.alive()
+
+        return {"consumer": consumer, **extra_checks(app)}
+
+    app.include_router(health_router(checks=checks, registry=registry))
+    requests = Counter(
+        "cx_http_requests", "API requests by route and status", ["route", "status"], registry=registry
+    )
+    app.add_middleware(RequestCounter, counter=requests)
+    return app
