@@ -27,10 +27,11 @@ from cxpulse_contracts.events import SCORE_RANGES
 from cxpulse_cli.simulate_text import (
     AIRLINE_TEXT,
     CRISIS_COMPLAINTS,
+    CRISIS_INFLUENCER_HANDLE,
     CRISIS_SURVEY_COMMENTS,
     HANDLE_FIRST_WORDS,
     HANDLE_SECOND_WORDS,
-    INFLUENCER_HANDLE,
+    INFLUENCER_HANDLES,
     INFLUENCER_POST,
     RETAIL_TEXT,
     SLOT_VALUES,
@@ -46,7 +47,7 @@ from cxpulse_cli.simulate_text import (
 )
 
 Kind = Literal["survey", "mention"]
-Mood = Literal["positive", "neutral", "negative"]
+_Mood = Literal["positive", "neutral", "negative"]
 Body = dict[str, Any]
 _T = TypeVar("_T")
 
@@ -66,7 +67,7 @@ def _weighted(choices: Iterable[tuple[_T, int]]) -> tuple[_T, ...]:
     return tuple(value for value, weight in choices for _ in range(weight))
 
 
-def _mood_pool(positive: int, neutral: int, negative: int) -> tuple[Mood, ...]:
+def _mood_pool(positive: int, neutral: int, negative: int) -> tuple[_Mood, ...]:
     return _weighted((("positive", positive), ("neutral", neutral), ("negative", negative)))
 
 
@@ -77,7 +78,7 @@ _SOCIAL_PAIN = 10
 _CRISIS_MOODS = _mood_pool(5, 10, 85)
 
 
-def _shifted_moods(moods: tuple[int, int, int], pain: int) -> tuple[Mood, ...]:
+def _shifted_moods(moods: tuple[int, int, int], pain: int) -> tuple[_Mood, ...]:
     positive, neutral, negative = moods
     shifted = min(pain, positive - 5)
     return _mood_pool(positive - shifted, neutral, negative + shifted)
@@ -92,8 +93,8 @@ class _Brand:
     subreddits: tuple[str, ...]
     stages: tuple[str, ...]
     stage_pool: tuple[str, ...]
-    survey_moods: Mapping[str, tuple[Mood, ...]]
-    mention_moods: Mapping[str, tuple[Mood, ...]]
+    survey_moods: Mapping[str, tuple[_Mood, ...]]
+    mention_moods: Mapping[str, tuple[_Mood, ...]]
 
 
 def _define_brand(
@@ -155,7 +156,7 @@ _CRISIS = _BRANDS_BY_SLUG[CRISIS_BRAND]
 _MENTION_PERCENT = 45
 _NO_COMMENT_SHARE = 0.3
 _METRIC_POOL = _weighted((("nps", 12), ("csat", 5), ("ces", 3)))
-_SCORES: Mapping[str, Mapping[Mood, tuple[int, ...]]] = {
+_SCORES: Mapping[str, Mapping[_Mood, tuple[int, ...]]] = {
     "nps": {
         "positive": (9, 9, 10, 10, 10),
         "neutral": (7, 8, 8),
@@ -166,7 +167,7 @@ _SCORES: Mapping[str, Mapping[Mood, tuple[int, ...]]] = {
     "ces": {"positive": (6, 7, 7), "neutral": (4, 5), "negative": (1, 2, 2, 3, 3)},
 }
 # Happy customers mostly praise and sometimes suggest; the lukewarm ask questions or wish for something.
-_TONES: Mapping[Mood, tuple[Tone, ...]] = {
+_TONES: Mapping[_Mood, tuple[Tone, ...]] = {
     "positive": _weighted((("praise", 4), ("idea", 1))),
     "neutral": _weighted((("neutral", 3), ("idea", 2))),
     "negative": ("complaint",),
@@ -201,6 +202,8 @@ _CRISIS_REGULAR_AUTHOR_CHANCE = 0.15
 # Duplicates are re-sent soon after the original, as a retrying channel would.
 _RESEND_WINDOW = 500
 _FOLLOWER_CAP = 5_000_000
+# The Pareto tail alone may leave a short stream without any big account; known ones post now and then.
+_INFLUENCER_CHANCE = 0.01
 
 
 def crisis_window(start: datetime, span: timedelta) -> tuple[datetime, datetime]:
@@ -218,9 +221,11 @@ def simulate(
     invalid_rate: float = 0.005,
     crisis: bool = True,
 ) -> Iterator[SimulatedItem]:
-    """Exactly `events` items in event-time order; only duplicates repeat an earlier `occurred_at`.
+    """Exactly `events` items spread over `span` from `start`, in event-time order.
 
-    Ids depend on the seed and the start, so a stream started at another time is new to the collector.
+    `events` counts every item, re-sends and invalid ones included; `duplicate_rate` and `invalid_rate`
+    are their expected shares. Only re-sends repeat an earlier `occurred_at`. Ids depend on the seed
+    and the start, so a stream started at another time is new to the collector's de-duplication.
     """
     if start.utcoffset() is None:
         raise ValueError("start must be timezone-aware, since occurred_at is RFC 3339 with an offset")
@@ -253,8 +258,8 @@ class _Timeline:
     """
 
     def __init__(self, *, crisis: bool) -> None:
-        crisis_brand_mentions = _BRAND_TRAFFIC[CRISIS_BRAND] / sum(_BRAND_TRAFFIC.values()) * _MENTION_PERCENT
-        scale = crisis_brand_mentions / _CRISIS_MENTION_PERCENT
+        usual_mention_percent = _BRAND_TRAFFIC[CRISIS_BRAND] / sum(_BRAND_TRAFFIC.values()) * _MENTION_PERCENT
+        scale = usual_mention_percent / _CRISIS_MENTION_PERCENT
         boundaries: list[tuple[float, float, float]] = []
         position = 0.0
         for phase_start, phase_end, multiple in _CRISIS_PHASES if crisis else ():
@@ -325,7 +330,7 @@ class _Simulation:
         self._handle_offset = int.from_bytes(run[8:12], "big") % 10_000
         self._regular_authors = max(100, events // 3)
         self._fresh_authors = 0
-        self._followers: dict[int, int] = {}
+        self._followers: dict[str, int] = {}
         self._customers = max(100, events // 4)
         self._specials: deque[tuple[float, Callable[[float, str], Body]]] = deque()
         if crisis:
@@ -344,7 +349,7 @@ class _Simulation:
             if draw < duplicate_rate:
                 if recent:
                     kind, body = recent[rng.randrange(len(recent))]
-                    yield SimulatedItem(kind, _copy(body), duplicate_of_earlier=True, invalid=False)
+                    yield SimulatedItem(kind, _copy_body(body), duplicate_of_earlier=True, invalid=False)
                     continue
             elif draw < duplicate_rate + invalid_rate:
                 kind, body = self._fresh(fraction, crisis_share, allow_special=False)
@@ -423,8 +428,8 @@ class _Simulation:
             handle, followers = self._fresh_author()
         if self._viral_url and rng.random() < _CRISIS_SHARE_CHANCE:
             time_since_origin = (fraction - self._viral_fraction) / (_CRISIS_END - self._viral_fraction)
-            # A share rides on the viral post's attention, which grows whatever the sharer's own following.
-            attention = 20.0 + 3000.0 * min(1.0, max(0.0, time_since_origin)) ** 2
+            # A share rides on the viral post's attention, which compounds whatever the sharer's following.
+            attention = 20.0 * 200.0 ** min(1.0, max(0.0, time_since_origin))
             text = self._fill(rng.choice(VIRAL_SHARES), _CRISIS, url=self._viral_url)
         else:
             attention = 4.0 + 100.0 * _crisis_progress(fraction)
@@ -456,14 +461,17 @@ class _Simulation:
         return body
 
     def _influencer(self, fraction: float, occurred_at: str) -> Body:
-        """The complaint with the largest reach of the stream, from an account far above 100,000 followers."""
+        """The complaint with the largest reach of the stream, from an account far above 100,000 followers.
+
+        Specials are produced in order, so the viral post it points at already exists.
+        """
         followers = self._rng.randint(250_000, 1_500_000)
         return self._mention_body(
             _CRISIS,
             "instagram",
-            INFLUENCER_HANDLE,
+            CRISIS_INFLUENCER_HANDLE,
             followers,
-            self._fill(INFLUENCER_POST, _CRISIS, url=self._viral_url or "https://x.com"),
+            self._fill(INFLUENCER_POST, _CRISIS, url=self._viral_url),
             occurred_at,
             self._engagement(followers, boost=3.0 + 5.0 * _crisis_progress(fraction)),
         )
@@ -508,8 +516,14 @@ class _Simulation:
         return self._next_number
 
     def _regular_author(self) -> tuple[str, int]:
+        rng = self._rng
+        if rng.random() < _INFLUENCER_CHANCE:
+            handle = rng.choice(INFLUENCER_HANDLES)
+            if handle not in self._followers:
+                self._followers[handle] = rng.randint(120_000, 2_500_000)
+            return handle, self._followers[handle]
         # Squaring skews the pick toward low indices: a few regulars post often, most people rarely.
-        return self._author(int(self._regular_authors * self._rng.random() ** 2))
+        return self._author(int(self._regular_authors * rng.random() ** 2))
 
     def _fresh_author(self) -> tuple[str, int]:
         self._fresh_authors += 1
@@ -522,12 +536,13 @@ class _Simulation:
         number //= len(HANDLE_FIRST_WORDS)
         second = HANDLE_SECOND_WORDS[number % len(HANDLE_SECOND_WORDS)]
         number //= len(HANDLE_SECOND_WORDS)
-        followers = self._followers.get(index)
+        handle = f"{first}_{second}{number or ''}"
+        followers = self._followers.get(handle)
         if followers is None:
             # Pareto with a shape well below 1: most accounts have a few hundred followers, some millions.
             followers = min(_FOLLOWER_CAP, int(25 * (self._rng.paretovariate(0.7) - 1)))
-            self._followers[index] = followers
-        return f"{first}_{second}{number or ''}", followers
+            self._followers[handle] = followers
+        return handle, followers
 
     def _engagement(self, followers: int, boost: float = 1.0, attention: float = 4.0) -> dict[str, int]:
         """`boost` scales what the author's own audience gives; `attention` comes from beyond it."""
@@ -543,7 +558,7 @@ class _Simulation:
 _CRISIS_SURVEY_TEMPLATES = CRISIS_SURVEY_COMMENTS + AIRLINE_TEXT[CRISIS_STAGE]["complaint"]
 
 
-def _copy(body: Body) -> Body:
+def _copy_body(body: Body) -> Body:
     return {key: dict(value) if isinstance(value, dict) else value for key, value in body.items()}
 
 

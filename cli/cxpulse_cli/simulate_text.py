@@ -545,12 +545,20 @@ VIRAL_SHARES: tuple[str, ...] = (
     "{url} and this is why I drive to gigs now",
     "Same thing happened to my {bag} last year. {handle} never changes {url} " + CRISIS_HASHTAG,
 )
-INFLUENCER_HANDLE = "jetset_jules"
+CRISIS_INFLUENCER_HANDLE = "jetset_jules"
 INFLUENCER_POST = (
     "I fly {brand} 80 times a year. After watching them smash a musician's guitar and deny the claim, "
     "I am done with them. {handle} you owe this man a guitar and an apology. {url}"
 )
 
+# Accounts with a large following who talk about all kinds of brands.
+INFLUENCER_HANDLES: tuple[str, ...] = (
+    "wanderlust_wren",
+    "techtalk_theo",
+    "style_by_sofia",
+    "frequentflyer_fei",
+    "budget_bytes",
+)
 HANDLE_FIRST_WORDS: tuple[str, ...] = (
     "sunny",
     "quiet",

@@ -7,7 +7,7 @@ reason at once instead of the first one only.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar, get_args
 
@@ -20,8 +20,11 @@ from cxpulse_collector.sources.base import ChannelContext, PayloadInvalid
 
 JsonObject = Mapping[str, Any]
 SubmissionT = TypeVar("SubmissionT", bound=BaseModel)
+ItemT = TypeVar("ItemT")
+ResultT = TypeVar("ResultT")
 
 METRICS: tuple[Metric, ...] = get_args(Metric)
+#: The contract's language pattern: a tag it would refuse is dropped here rather than refused.
 _LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 #: Tags that look valid but say the language is unknown, e.g. X's "und".
 _UNKNOWN_LANGUAGES = frozenset({"und", "zxx"})
@@ -50,6 +53,26 @@ class Problems:
     def raise_if_any(self) -> None:
         if self._reasons:
             raise PayloadInvalid(self._reasons)
+
+
+def parse_each(items: Sequence[ItemT], parse_one: Callable[[int, ItemT], list[ResultT]]) -> list[ResultT]:
+    """Every item of a delivery, or a refusal naming every unusable one: never half a delivery."""
+    results: list[ResultT] = []
+    reasons: list[str] = []
+    for index, item in enumerate(items):
+        try:
+            results.extend(parse_one(index, item))
+        except PayloadInvalid as invalid:
+            reasons.extend(invalid.errors)
+    if reasons:
+        raise PayloadInvalid(reasons)
+    return results
+
+
+def event_kind(event: JsonObject, key: str) -> str:
+    """The event's type; "" for one no source sends (e.g. a list), so it matches no handled kind."""
+    kind = event.get(key)
+    return kind if isinstance(kind, str) else ""
 
 
 def as_object(value: Any, field: str, problems: Problems) -> JsonObject:

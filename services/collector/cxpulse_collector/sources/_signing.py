@@ -13,6 +13,7 @@ import hmac
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from cxpulse_collector.sources.base import SignatureInvalid, SourceRequest
 
@@ -97,6 +98,17 @@ def require_any_match(presented: Sequence[bytes], expected: Iterable[bytes]) -> 
     ]
     if not any(matches):
         raise SignatureInvalid("the signature matches none of the channel's secrets")
+
+
+def verify_body_signature(
+    request: SourceRequest, secrets: Sequence[str], *, header: str, encoding: Literal["base64", "hex"]
+) -> None:
+    """`<header>: sha256=<HMAC-SHA256 of the raw body>`, the scheme Typeform, Delighted and X share."""
+    encoded = without_prefix(require_header(request, header), "sha256=", header=header)
+    signature = (
+        decode_base64(encoded, header=header) if encoding == "base64" else decode_hex(encoded, header=header)
+    )
+    verify_any_secret(signature, request.body, secrets)
 
 
 def verify_any_secret(presented: bytes, message: bytes, secrets: Sequence[str]) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 from cxpulse_contracts.events import Metric
 
 from cxpulse_collector.sources import _payload as read
-from cxpulse_collector.sources._signing import decode_hex, require_header, verify_any_secret, without_prefix
+from cxpulse_collector.sources._signing import verify_body_signature
 from cxpulse_collector.sources.base import ChannelContext, SourceAdapter, SourceRequest, Submission
 
 SIGNATURE_HEADER = "x-delighted-webhook-signature"
@@ -38,15 +38,13 @@ class DelightedAdapter(SourceAdapter):
     slug = "delighted"
 
     def verify(self, request: SourceRequest, secrets: Sequence[str], *, now: datetime) -> None:
-        header = require_header(request, SIGNATURE_HEADER)
-        signature = without_prefix(header, "sha256=", header=SIGNATURE_HEADER)
-        verify_any_secret(decode_hex(signature, header=SIGNATURE_HEADER), request.body, secrets)
+        verify_body_signature(request, secrets, header=SIGNATURE_HEADER, encoding="hex")
 
     def parse(self, payload: Any, channel: ChannelContext) -> list[Submission]:
         problems = read.Problems()
         event = read.as_object(payload, "payload", problems)
         problems.raise_if_any()
-        if event.get("event_type") not in RESPONSE_EVENTS:
+        if read.event_kind(event, "event_type") not in RESPONSE_EVENTS:
             return []
         response = read.as_object(event.get("event_data"), "event_data", problems)
         properties = read.as_object(response.get("person_properties") or {}, PROPERTIES, problems)

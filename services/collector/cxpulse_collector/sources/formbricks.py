@@ -40,7 +40,6 @@ from cxpulse_collector.sources._signing import (
 )
 from cxpulse_collector.sources.base import (
     ChannelContext,
-    PayloadInvalid,
     SignatureInvalid,
     SourceAdapter,
     SourceRequest,
@@ -67,17 +66,10 @@ class FormbricksAdapter(SourceAdapter):
 
     def parse(self, payload: Any, channel: ChannelContext) -> list[Submission]:
         if not isinstance(payload, list):
-            return _parse_event(payload, channel)
-        submissions: list[Submission] = []
-        reasons: list[str] = []
-        for index, event in enumerate(payload):
-            try:
-                submissions.extend(_parse_event(event, channel))
-            except PayloadInvalid as invalid:
-                reasons.extend(f"[{index}] {reason}" for reason in invalid.errors)
-        if reasons:
-            raise PayloadInvalid(reasons)
-        return submissions
+            return _parse_event(payload, channel, read.Problems())
+        return read.parse_each(
+            payload, lambda index, event: _parse_event(event, channel, read.Problems(f"payload[{index}]"))
+        )
 
 
 def _v1_signatures(header: str) -> Iterator[bytes]:
@@ -102,11 +94,10 @@ def _expected_signatures(
         yield base64.b64decode(versioned.partition(",")[2])
 
 
-def _parse_event(event_value: Any, channel: ChannelContext) -> list[Submission]:
-    problems = read.Problems()
+def _parse_event(event_value: Any, channel: ChannelContext, problems: read.Problems) -> list[Submission]:
     event = read.as_object(event_value, "payload", problems)
     problems.raise_if_any()
-    if event.get("event") not in RESPONSE_EVENTS:
+    if read.event_kind(event, "event") not in RESPONSE_EVENTS:
         return []
     response = read.as_object(event.get("data"), "data", problems)
     answers = read.as_object(response.get("data"), ANSWERS, problems)
@@ -114,7 +105,9 @@ def _parse_event(event_value: Any, channel: ChannelContext) -> list[Submission]:
     score_question = read.text_option(channel, "score_question_id", problems)
     score = comment = None
     if score_question is None:
-        problems.add("options.score_question_id", "must be set: a Formbricks response does not say which")
+        problems.add(
+            "options.score_question_id", "must be set: Formbricks does not say which answer is the score"
+        )
     elif answers.get(score_question) is None and response.get("finished") is not True:
         problems.raise_if_any()
         return []

@@ -28,12 +28,7 @@ from typing import Any
 from cxpulse_contracts.events import Metric
 
 from cxpulse_collector.sources import _payload as read
-from cxpulse_collector.sources._signing import (
-    decode_base64,
-    require_header,
-    verify_any_secret,
-    without_prefix,
-)
+from cxpulse_collector.sources._signing import verify_body_signature
 from cxpulse_collector.sources.base import ChannelContext, SourceAdapter, SourceRequest, Submission
 
 SIGNATURE_HEADER = "typeform-signature"
@@ -47,9 +42,7 @@ class TypeformAdapter(SourceAdapter):
     slug = "typeform"
 
     def verify(self, request: SourceRequest, secrets: Sequence[str], *, now: datetime) -> None:
-        header = require_header(request, SIGNATURE_HEADER)
-        signature = without_prefix(header, "sha256=", header=SIGNATURE_HEADER)
-        verify_any_secret(decode_base64(signature, header=SIGNATURE_HEADER), request.body, secrets)
+        verify_body_signature(request, secrets, header=SIGNATURE_HEADER, encoding="base64")
 
     def parse(self, payload: Any, channel: ChannelContext) -> list[Submission]:
         problems = read.Problems()

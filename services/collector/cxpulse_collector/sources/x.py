@@ -21,16 +21,9 @@ from typing import Any
 from cxpulse_contracts import MentionSubmission
 
 from cxpulse_collector.sources import _payload as read
-from cxpulse_collector.sources._signing import (
-    decode_base64,
-    hmac_sha256_base64,
-    require_header,
-    verify_any_secret,
-    without_prefix,
-)
+from cxpulse_collector.sources._signing import hmac_sha256_base64, verify_body_signature
 from cxpulse_collector.sources.base import (
     ChannelContext,
-    PayloadInvalid,
     SignatureInvalid,
     SourceAdapter,
     SourceRequest,
@@ -48,9 +41,7 @@ class XAdapter(SourceAdapter):
     answers_challenge = True
 
     def verify(self, request: SourceRequest, secrets: Sequence[str], *, now: datetime) -> None:
-        header = require_header(request, SIGNATURE_HEADER)
-        signature = without_prefix(header, "sha256=", header=SIGNATURE_HEADER)
-        verify_any_secret(decode_base64(signature, header=SIGNATURE_HEADER), request.body, secrets)
+        verify_body_signature(request, secrets, header=SIGNATURE_HEADER, encoding="base64")
 
     def challenge(self, request: SourceRequest, secrets: Sequence[str]) -> dict[str, Any]:
         token = request.query.get("crc_token", "")
@@ -70,18 +61,13 @@ class XAdapter(SourceAdapter):
         problems.raise_if_any()
 
         subscribed_user_id = activity.get("for_user_id")
-        submissions: list[Submission] = []
-        reasons: list[str] = []
-        for index, tweet in enumerate(tweets):
+
+        def mention_unless_own(index: int, tweet: read.JsonObject) -> list[Submission]:
             if subscribed_user_id is not None and _author_id(tweet) == subscribed_user_id:
-                continue
-            try:
-                submissions.append(_mention(tweet, channel, read.Problems(f"tweet_create_events[{index}]")))
-            except PayloadInvalid as invalid:
-                reasons.extend(invalid.errors)
-        if reasons:
-            raise PayloadInvalid(reasons)
-        return submissions
+                return []
+            return [_mention(tweet, channel, read.Problems(f"tweet_create_events[{index}]"))]
+
+        return read.parse_each(tweets, mention_unless_own)
 
 
 def _author_id(tweet: read.JsonObject) -> Any:

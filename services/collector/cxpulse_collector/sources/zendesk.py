@@ -16,11 +16,13 @@ this adapter defines that body. It mirrors the Satisfaction Ratings API object:
 with one trigger per condition "Satisfaction is Good" / "... is Bad" writing the literal score,
 because `{{satisfaction.current_rating}}` renders a localised sentence, not a code.
 
-Scores: the newer CSAT survey's 1-5 rating is taken as is. Legacy ratings are binary, and a binary
-answer says satisfied or not with no degree, so `good` becomes 5 and `bad` becomes 1, the poles of
-the 1-5 scale. Zendesk itself counts 4-5 as good and 1-3 as bad, so a CSAT computed as the share
-of 4-5 scores equals Zendesk's good / (good + bad). `offered` and `unoffered` mean the customer has
-not rated yet and give no submission; so do Zendesk's own event webhooks (`zen:event-type:...`).
+Scores: a number is read as the newer CSAT survey's 1-5 rating and kept as is (a 2- or 3-point
+survey cannot be told apart by its numbers, so its triggers should send good/bad). Legacy ratings
+are binary, and a binary answer says satisfied or not with no degree, so `good` becomes 5 and `bad`
+becomes 1, the poles of the 1-5 scale. Zendesk itself counts 4-5 as good and 1-3 as bad, so a CSAT
+computed as the share of 4-5 scores equals Zendesk's good / (good + bad). `offered` and
+`unoffered` mean the customer has not rated yet and give no submission; so do Zendesk's own event
+webhooks (`zen:event-type:...`).
 
 The response id is `ticket-<id>`: a ticket has one rating, which a customer may change.
 Channel options: `stage_field` (default `journey_stage`, a top-level key of the body) and

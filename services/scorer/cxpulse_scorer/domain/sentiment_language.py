@@ -14,37 +14,11 @@ from collections.abc import Iterable
 from typing import Final
 
 ENGLISH_WORDS: Final[frozenset[str]] = frozenset(
-    """
-    the a an and or but if so to of in on at by for from with about into over after before
-    is are was were be been being am i i'm im me my mine we us our you your you're he she it it's
-    its they them their this that these those there here what why how when where who which
-    have has had having do does did done don't doesn't didn't can can't could would should will
-    won't not no never just still again all any some every more most very really too only also
-    get got getting go going went make made take took need want please thanks thank yes now
-    today tomorrow yesterday flight bag order account service customer call phone app time
-    hours minutes day days week help back out up down off one two three first last next as than
-    then because while since until though even ever much many well let let's i've i'll i'd
-    """.split()
+    ["the", "a", "an", "and", "or", "but", "if", "so", "to", "of", "in", "on", "at", "by", "for", "from", "with", "about", "into", "over", "after", "before", "is", "are", "was", "were", "be", "been", "being", "am", "i", "i'm", "im", "me", "my", "mine", "we", "us", "our", "you", "your", "you're", "he", "she", "it", "it's", "its", "they", "them", "their", "this", "that", "these", "those", "there", "here", "what", "why", "how", "when", "where", "who", "which", "have", "has", "had", "having", "do", "does", "did", "done", "don't", "doesn't", "didn't", "can", "can't", "could", "would", "should", "will", "won't", "not", "no", "never", "just", "still", "again", "all", "any", "some", "every", "more", "most", "very", "really", "too", "only", "also", "get", "got", "getting", "go", "going", "went", "make", "made", "take", "took", "need", "want", "please", "thanks", "thank", "yes", "now", "today", "tomorrow", "yesterday", "flight", "bag", "order", "account", "service", "customer", "call", "phone", "app", "time", "hours", "minutes", "day", "days", "week", "help", "back", "out", "up", "down", "off", "one", "two", "three", "first", "last", "next", "as", "than", "then", "because", "while", "since", "until", "though", "even", "ever", "much", "many", "well", "let", "let's", "i've", "i'll", "i'd"]
 )
 
 _FOREIGN_WORDS: Final[frozenset[str]] = frozenset(
-    """
-    que por para una uno muy pero está esta este estoy fue gracias vuelo hola mal bien nunca
-    servicio también porque cuando como usted ustedes desde hasta todo todos hoy aquí más
-    muchas equipaje retraso maleta de en es
-    le du un une et pas je vous nous avec dans sur mais très merci bonjour votre vos toujours
-    rien sont chez cette qui été où être avoir bagage retard aux
-    der das und ist nicht ich sie wir ein eine einen auf für von zu auch noch nur schon sehr
-    aber danke bitte mein meine kein keine wie wenn oder haben wurde heute flug gepäck immer
-    nach
-    não nao muito obrigado obrigada voo você eu meu minha foi isso até pelo pela uma
-    della delle che sono molto grazie questo questa anche ancora sempre perché nel alla dei
-    het een ik niet voor zijn naar maar ook nog bedankt geen vlucht mijn
-    och är inte det för med på
-    tidak saya untuk dengan terima kasih
-    değil için çok teşekkürler
-    się dla dziękuję
-    """.split()
+    ["que", "por", "para", "una", "uno", "muy", "pero", "está", "esta", "este", "estoy", "fue", "gracias", "vuelo", "hola", "mal", "bien", "nunca", "servicio", "también", "porque", "cuando", "como", "usted", "ustedes", "desde", "hasta", "todo", "todos", "hoy", "aquí", "más", "muchas", "equipaje", "retraso", "maleta", "excelente", "bueno", "malo", "pésimo", "atención", "de", "en", "es", "le", "du", "un", "une", "et", "pas", "je", "vous", "nous", "avec", "dans", "sur", "mais", "très", "merci", "bonjour", "votre", "vos", "toujours", "rien", "sont", "chez", "cette", "qui", "été", "où", "être", "avoir", "bagage", "retard", "aux", "beaucoup", "aide", "der", "das", "und", "ist", "nicht", "ich", "sie", "wir", "ein", "eine", "einen", "auf", "für", "von", "zu", "auch", "noch", "nur", "schon", "sehr", "aber", "danke", "bitte", "mein", "meine", "kein", "keine", "wie", "wenn", "oder", "haben", "wurde", "heute", "flug", "gepäck", "immer", "nach", "não", "nao", "muito", "obrigado", "obrigada", "voo", "você", "eu", "meu", "minha", "foi", "isso", "até", "pelo", "pela", "uma", "della", "delle", "che", "sono", "molto", "grazie", "questo", "questa", "anche", "ancora", "sempre", "perché", "nel", "alla", "dei", "servizio", "ottimo", "pessimo", "buono", "mille", "het", "een", "ik", "niet", "voor", "zijn", "naar", "maar", "ook", "nog", "bedankt", "geen", "vlucht", "mijn", "och", "är", "inte", "det", "för", "med", "på", "tidak", "saya", "untuk", "dengan", "terima", "kasih", "değil", "için", "çok", "teşekkürler", "się", "dla", "dziękuję"]
 )
 
 _LATIN_LETTER_RE: Final = re.compile(r"[A-Za-z\u00c0-\u024f\u1e00-\u1eff]")
@@ -84,6 +58,6 @@ def is_probably_english(text: str, words: Iterable[str], known_english: int = 0)
         diacritics = len(_DIACRITIC_LETTER_RE.findall(text))
         if diacritics >= 2 and diacritics * 20 >= len(_LATIN_LETTER_RE.findall(text)):
             foreign += 1
-    if foreign > english and foreign >= min(2, word_count):
+    if foreign > english:
         return False
     return not (english == 0 and word_count >= _MIN_WORDS_FOR_ABSENCE_VOTE)

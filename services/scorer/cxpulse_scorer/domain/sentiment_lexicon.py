@@ -144,7 +144,8 @@ COMPLAINT_WORDS: Final[dict[str, float]] = _merge(
             "undercooked", "burnt", "torn", "ripped", "diverted", "disconnected", "downtime", "freezes",
             "froze", "frozen", "lag", "lagging", "bumped", "waited", "owe", "owes", "owed", "unable",
             "nobody", "hung", "scratched", "dented", "cracked", "bent", "spilled", "spilt",
-            "chargeback", "dispute", "overdue", "postponed", "loops", "looping",
+            "chargeback", "dispute", "overdue", "postponed", "loops", "looping", "losing", "lose",
+            "loses",
         ],
     ),
     _same_valence(
@@ -153,57 +154,33 @@ COMPLAINT_WORDS: Final[dict[str, float]] = _merge(
             "waiting", "charged", "fee", "fees", "refund", "refunds", "bug", "bugs", "crash", "overnight",
             "tarmac", "hidden", "queue", "queues", "queuing", "queueing", "compensation", "lateness",
             "urgent", "urgently", "chasing", "chased", "escalate", "escalated", "runaround", "loop",
-            "dropped", "transferred", "rescheduled",
+            "dropped", "transferred", "rescheduled", "still",
         ],
     ),
     _same_valence(-0.6, ["nothing"]),
-    _same_valence(-0.4, ["wait", "cancel", "cancelling", "canceling", "asap", "emergency", "twice", "still"]),
+    _same_valence(-0.4, ["wait", "cancel", "cancelling", "canceling", "asap", "emergency", "twice"]),
 )
 
 # Verbs that describe a service failure when negated: "didn't arrive", "can't log in".
 FAILURE_VERBS: Final[frozenset[str]] = frozenset(
-    """
-    work works worked working load loads loading arrive arrives arrived arriving show shows showed
-    shown showing receive received receiving get got gotten getting deliver delivers delivered
-    delivering answer answers answered answering respond responds responded responding reply
-    replies replied replying call called calling hear heard help helps helped helping fix fixed
-    resolve resolved refund refunded log login logging access connect connects connected
-    connecting open opens opened reach reached process processed ship shipped turn turned make
-    made come came update updated send sent return returned honor honored honour honoured pick
-    picked board boarded book booked sign signing pay paying contact contacted find found track
-    tracking print redeem acknowledge acknowledged credit credited explain explained bother
-    bothered care cares solve solved sort sorted compensate compensated apologize apologise
-    apologized apologised happen happened move moving go going leave left land landed take
-    took
-    """.split()
+    ["work", "works", "worked", "working", "load", "loads", "loading", "arrive", "arrives", "arrived", "arriving", "show", "shows", "showed", "shown", "showing", "receive", "received", "receiving", "get", "got", "gotten", "getting", "deliver", "delivers", "delivered", "delivering", "answer", "answers", "answered", "answering", "respond", "responds", "responded", "responding", "reply", "replies", "replied", "replying", "call", "called", "calling", "hear", "heard", "help", "helps", "helped", "helping", "fix", "fixed", "resolve", "resolved", "refund", "refunded", "log", "login", "logging", "access", "connect", "connects", "connected", "connecting", "open", "opens", "opened", "reach", "reached", "process", "processed", "ship", "shipped", "turn", "turned", "make", "made", "come", "came", "update", "updated", "send", "sent", "return", "returned", "honor", "honored", "honour", "honoured", "pick", "picked", "board", "boarded", "book", "booked", "sign", "signing", "pay", "paying", "contact", "contacted", "find", "found", "track", "tracking", "tell", "telling", "told", "notify", "notifying", "notified", "inform", "informing", "informed", "warn", "warning", "warned", "ask", "asking", "asked", "let", "letting", "print", "redeem", "acknowledge", "acknowledged", "credit", "credited", "explain", "explained", "bother", "bothered", "care", "cares", "solve", "solved", "sort", "sorted", "compensate", "compensated", "apologize", "apologise", "apologized", "apologised", "happen", "happened", "move", "moving", "go", "going", "leave", "left", "land", "landed", "take", "took"]
 )
 
 # Things a customer expects to receive; "no X" / "without X" is a complaint on its own.
 EXPECTED_NOUNS: Final[frozenset[str]] = frozenset(
-    """
-    response responses reply replies answer answers update updates info information explanation
-    explanations help assistance support call calls callback email emails contact compensation
-    refund apology communication announcement announcements notice notification warning food water
-    drinks ac air aircon wifi power signal service internet connection hotel voucher vouchers
-    accommodation sign record seat seats agent agents staff one idea clue confirmation tracking
-    option options alternative alternatives way follow feedback acknowledgement resolution progress
-    news word luck legroom space reason solution heat heating light lights toilet communication
-    customer person human representative rep reps show status
-    """.split()
+    ["response", "responses", "reply", "replies", "answer", "answers", "update", "updates", "info", "information", "explanation", "explanations", "help", "assistance", "support", "call", "calls", "callback", "email", "emails", "contact", "compensation", "refund", "apology", "communication", "announcement", "announcements", "notice", "notification", "warning", "food", "water", "drinks", "ac", "air", "aircon", "wifi", "power", "signal", "service", "internet", "connection", "hotel", "voucher", "vouchers", "accommodation", "sign", "record", "seat", "seats", "agent", "agents", "staff", "one", "idea", "clue", "confirmation", "tracking", "option", "options", "alternative", "alternatives", "way", "follow", "feedback", "acknowledgement", "resolution", "progress", "news", "word", "luck", "legroom", "space", "reason", "solution", "heat", "heating", "light", "lights", "toilet", "communication", "customer", "person", "human", "representative", "rep", "reps", "show", "status"]
 )
 
 # "no X" where X is itself a complaint means the complaint did not happen.
 NEGATED_COMPLAINT_IS_GOOD: Final[float] = -0.35
 
 NEGATORS: Final[frozenset[str]] = frozenset(
-    """
-    not no never without nothing nobody none neither nor hardly barely zero cannot isn't aren't
-    wasn't weren't don't doesn't didn't won't wouldn't can't couldn't shouldn't haven't hasn't
-    hadn't ain't isnt arent wasnt werent dont doesnt didnt wont wouldnt cant couldnt shouldnt
-    havent hasnt hadnt aint mustn't needn't
-    """.split()
+    ["not", "no", "never", "without", "nothing", "nobody", "none", "neither", "nor", "hardly", "barely", "zero", "cannot", "isn't", "aren't", "wasn't", "weren't", "don't", "doesn't", "didn't", "won't", "wouldn't", "can't", "couldn't", "shouldn't", "haven't", "hasn't", "hadn't", "ain't", "isnt", "arent", "wasnt", "werent", "dont", "doesnt", "didnt", "wont", "wouldnt", "cant", "couldnt", "shouldnt", "havent", "hasnt", "hadnt", "aint", "mustn't", "needn't"]
 )
 NEGATION_SCOPE_TOKENS: Final = 3
+# Events are only negated up close ("no delays", "wasn't cancelled"); further away the negation
+# is about something else ("can't believe you lost my bag").
+EVENT_NEGATION_SCOPE_TOKENS: Final = 2
 
 # Multipliers for the next sentiment-bearing token.
 INTENSIFIERS: Final[dict[str, float]] = _merge(
@@ -278,6 +255,19 @@ _PHRASE_TABLE: Final[list[tuple[str, float, str]]] = [
     ("still on hold", -2.0, KIND_FIXED),
     ("on hold", -1.6, KIND_COMPLAINT),
     ("hold music", -1.4, KIND_COMPLAINT),
+    ("out of order", -1.6, KIND_COMPLAINT),
+    ("was told", -0.8, KIND_COMPLAINT),
+    ("were told", -0.8, KIND_COMPLAINT),
+    ("keep changing", -1.2, KIND_COMPLAINT),
+    ("keeps changing", -1.2, KIND_COMPLAINT),
+    ("dropped out", -1.4, KIND_COMPLAINT),
+    ("drops out", -1.4, KIND_COMPLAINT),
+    ("takes forever", -1.8, KIND_COMPLAINT),
+    ("taking forever", -1.8, KIND_COMPLAINT),
+    ("took forever", -1.8, KIND_COMPLAINT),
+    ("not what i ordered", -1.6, KIND_FIXED),
+    ("not as described", -1.6, KIND_FIXED),
+    ("not what i expected", -1.2, KIND_FIXED),
     ("hung up", -2.0, KIND_COMPLAINT),
     ("hang up", -1.4, KIND_COMPLAINT),
     ("hanging up", -1.6, KIND_COMPLAINT),
@@ -358,6 +348,9 @@ _PHRASE_TABLE: Final[list[tuple[str, float, str]]] = [
     ("thanks for nothing", -2.6, KIND_FIXED),
     ("thank you for nothing", -2.6, KIND_FIXED),
     ("nothing special", -0.6, KIND_FIXED),
+    ("can't believe", -1.2, KIND_FIXED),
+    ("cant believe", -1.2, KIND_FIXED),
+    ("cannot believe", -1.2, KIND_FIXED),
     ("nothing to complain", 1.4, KIND_FIXED),
     ("nothing wrong", 0.6, KIND_FIXED),
     ("not worth", -1.8, KIND_FIXED),
@@ -463,6 +456,10 @@ _PHRASE_TABLE: Final[list[tuple[str, float, str]]] = [
     ("fast delivery", 1.8, KIND_SENTIMENT),
     ("quick delivery", 1.8, KIND_SENTIMENT),
     ("kept their word", 2.0, KIND_SENTIMENT),
+    ("deserves a raise", 2.4, KIND_SENTIMENT),
+    ("deserve a raise", 2.4, KIND_SENTIMENT),
+    ("deserves a medal", 2.4, KIND_SENTIMENT),
+    ("deserves a promotion", 2.4, KIND_SENTIMENT),
     # sarcasm cues: praise that only reads as praise without a complaint nearby
     ("gotta love", 1.8, KIND_SARCASM_CUE),
     ("got to love", 1.8, KIND_SARCASM_CUE),
@@ -503,13 +500,10 @@ PHRASES: Final[dict[str, list[tuple[tuple[str, ...], float, str]]]] = _build_phr
 
 # A stated duration ("3 hours", "45 mins") reads as time lost, more so beside one of these.
 DURATION_UNITS: Final[frozenset[str]] = frozenset(
-    "hour hours hr hrs h minute minutes min mins m day days week weeks month months".split()
+    ["hour", "hours", "hr", "hrs", "h", "minute", "minutes", "min", "mins", "m", "day", "days", "week", "weeks", "month", "months"]
 )
 COUNT_WORDS: Final[frozenset[str]] = frozenset(
-    """
-    a an one two three four five six seven eight nine ten eleven twelve fifteen twenty thirty forty
-    fifty sixty ninety few several couple many multiple half
-    """.split()
+    ["a", "an", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "fifteen", "twenty", "thirty", "forty", "fifty", "sixty", "ninety", "few", "several", "couple", "many", "multiple", "half"]
 )
 OPEN_ENDED_DURATIONS: Final[frozenset[str]] = frozenset(["hours", "days", "weeks", "months", "ages", "forever"])
 ALL_DAY_WORDS: Final[frozenset[str]] = frozenset(["day", "morning", "night", "afternoon", "evening", "week", "weekend"])
@@ -518,22 +512,15 @@ NOT_A_WAIT_PREFIXES: Final[frozenset[str]] = frozenset(
 )
 FAST_DURATION_PREFIXES: Final[frozenset[str]] = frozenset(["in", "within", "under", "only", "just"])
 DELAY_CONTEXT: Final[frozenset[str]] = frozenset(
-    """
-    delay delays delayed late wait waited waiting hold stuck sitting sat sit tarmac stranded line
-    queue queues queuing standing stood circling grounded later behind still since overdue taking
-    took takes spent wasted been lost missing gate nobody no nothing again
-    """.split()
+    ["delay", "delays", "delayed", "late", "wait", "waited", "waiting", "hold", "stuck", "sitting", "sat", "sit", "tarmac", "stranded", "line", "queue", "queues", "queuing", "standing", "stood", "circling", "grounded", "later", "behind", "still", "since", "overdue", "taking", "took", "takes", "spent", "wasted", "been", "lost", "missing", "gate", "nobody", "no", "nothing", "again"]
 )
 
 # Repetition reads as a complaint next to other complaints or repeated contact.
 ORDINAL_WORDS: Final[frozenset[str]] = frozenset(
-    "second third fourth fifth sixth 2nd 3rd 4th 5th 6th nth umpteenth another".split()
+    ["second", "third", "fourth", "fifth", "sixth", "2nd", "3rd", "4th", "5th", "6th", "nth", "umpteenth", "another"]
 )
 CONTACT_VERBS: Final[frozenset[str]] = frozenset(
-    """
-    called call calling emailed email asked ask tried trying contacted chased chasing explained
-    reported written wrote messaged message dm dmed tweeted phoned rang complained transferred
-    """.split()
+    ["called", "call", "calling", "emailed", "email", "asked", "ask", "tried", "trying", "contacted", "chased", "chasing", "explained", "reported", "written", "wrote", "messaged", "message", "dm", "dmed", "tweeted", "phoned", "rang", "complained", "transferred"]
 )
 RETURN_INTENT_WORDS: Final[frozenset[str]] = frozenset(["would", "will", "i'll", "ill", "definitely", "we'll"])
 CONTRAST_WORDS: Final[frozenset[str]] = frozenset(["but", "however", "yet"])

@@ -185,6 +185,7 @@ class _Reading:
         "multiplier",
         "negation_left",
         "negator",
+        "negator_at",
         "repeats",
         "return_positions",
         "sarcasm_cue",
@@ -204,6 +205,7 @@ class _Reading:
         self.contrast_at: int | None = None
         self.negation_left = 0
         self.negator = ""
+        self.negator_at = -1
         self.multiplier = 1.0
         self.exclamations = 0
         self.exasperated = False
@@ -241,7 +243,7 @@ class _Reading:
 
     def _add_complaint(self, valence: float, index: int) -> None:
         value = valence * self._emphasis(index)
-        if self.negation_left > 0:
+        if self.negation_left > 0 and index - self.negator_at <= lexicon.EVENT_NEGATION_SCOPE_TOKENS:
             value *= lexicon.NEGATED_COMPLAINT_IS_GOOD
             self.negation_left = 0
         elif index <= self.thanks_until:
@@ -354,6 +356,7 @@ class _Reading:
         if token in lexicon.NEGATORS:
             self.negation_left = lexicon.NEGATION_SCOPE_TOKENS
             self.negator = token
+            self.negator_at = index
             complaint = lexicon.COMPLAINT_WORDS.get(token)
             if complaint is not None:
                 self.add(complaint, index, complaint=True)
@@ -446,13 +449,13 @@ def analyse(text: str, language: str | None = None) -> TextAnalysis:
     if language and not is_supported_language_tag(language):
         return _UNSUPPORTED_ANALYSIS
     tokens, types, emphasised = _tokenise(text)
-    if not tokens:
-        return _EMPTY_ANALYSIS
-    words = [token for token, token_type in zip(tokens, types, strict=True) if token_type == _TOKEN_WORD]
-    if language is None and words:
+    if language is None:
+        words = [token for token, token_type in zip(tokens, types, strict=True) if token_type == _TOKEN_WORD]
         known = sum(1 for word in words if _is_known(word))
         if not is_probably_english(text[:MAX_TEXT_CHARS], words, known):
             return _UNSUPPORTED_ANALYSIS
+    if not tokens:
+        return _EMPTY_ANALYSIS
     reading = _Reading(tokens, types, emphasised)
     reading.read()
     raw, positive, negative, sarcasm = reading.outcome()

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from cxpulse_collector.sources.base import ChannelContext, SourceRequest
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "sources"
