@@ -271,7 +271,6 @@ def service_environment(stack_env: Mapping[str, str], run_dir: Path) -> dict[str
             "COLLECTOR_CHANNELS_FILE", str(REPO_ROOT / "config/channels.yaml")
         ),
         "COLLECTOR_PSEUDONYMISATION_KEY": stack_env["COLLECTOR_PSEUDONYMISATION_KEY"],
-        "BRANDS_FILE": os.environ.get("BRANDS_FILE", str(REPO_ROOT / "config/brands.yaml")),
         "CXPULSE_RUN_DIR": str(run_dir),
     }
 

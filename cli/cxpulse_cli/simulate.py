@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import islice
@@ -63,7 +63,7 @@ class SimulatedItem:
 
 
 def _weighted(choices: Iterable[tuple[_T, int]]) -> tuple[_T, ...]:
-    """Each choice repeated by its weight, so that `Random.choice` picks by weight in constant time."""
+    """Each choice repeated by its weight, so that a uniform pick is a weighted one, in constant time."""
     return tuple(value for value, weight in choices for _ in range(weight))
 
 
@@ -186,7 +186,6 @@ _POST_URLS: Mapping[str, str] = {
     "tiktok": "https://www.tiktok.com/@{handle}/video/{post}",
 }
 _SHORT_CODE_PLATFORMS = frozenset({"reddit", "instagram"})
-_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 # Crisis phases as (start, end, extra traffic) in fractions of the span. Extra traffic is in multiples
 # of the crisis brand's usual mention rate, so the story has the same shape whatever the stream's size.
@@ -292,25 +291,23 @@ class _Timeline:
         return max(segment_start, min(fraction, segment_end)), crisis_share
 
 
+class _Random(Random):
+    def pick(self, pool: Sequence[_T]) -> _T:
+        """Like `choice`, several times faster, which matters at one pick per field of every item."""
+        return pool[int(self.random() * len(pool))]
+
+
 class _Slots(dict[str, str]):
     """Template values picked on first use, so a slot used twice in one text says the same thing twice."""
 
-    def __init__(self, rng: Random, known: Mapping[str, str]) -> None:
+    def __init__(self, rng: _Random, known: Mapping[str, str]) -> None:
         super().__init__(known)
         self._rng = rng
 
     def __missing__(self, slot: str) -> str:
-        value = self._rng.choice(SLOT_VALUES[slot])
+        value = self._rng.pick(SLOT_VALUES[slot])
         self[slot] = value
         return value
-
-
-def _base36(number: int) -> str:
-    digits: list[str] = []
-    while number:
-        number, digit = divmod(number, 36)
-        digits.append(_BASE36[digit])
-    return "".join(reversed(digits)) or "0"
 
 
 def _crisis_progress(fraction: float) -> float:
@@ -319,7 +316,7 @@ def _crisis_progress(fraction: float) -> float:
 
 class _Simulation:
     def __init__(self, *, seed: int, events: int, start: datetime, span: timedelta, crisis: bool) -> None:
-        self._rng = Random(seed)
+        self._rng = _Random(seed)
         self._start = start
         self._span = span
         self._crisis = crisis
@@ -348,12 +345,12 @@ class _Simulation:
             draw = rng.random()
             if draw < duplicate_rate:
                 if recent:
-                    kind, body = recent[rng.randrange(len(recent))]
+                    kind, body = rng.pick(recent)
                     yield SimulatedItem(kind, _copy_body(body), duplicate_of_earlier=True, invalid=False)
                     continue
             elif draw < duplicate_rate + invalid_rate:
                 kind, body = self._fresh(fraction, crisis_share, allow_special=False)
-                rng.choice(_CORRUPTIONS[kind])(body)
+                rng.pick(_CORRUPTIONS[kind])(body)
                 yield SimulatedItem(kind, body, duplicate_of_earlier=False, invalid=True)
                 continue
             kind, body = self._fresh(fraction, crisis_share, allow_special=True)
@@ -366,13 +363,13 @@ class _Simulation:
         if crisis_share and rng.random() < crisis_share:
             if allow_special and self._specials and fraction >= self._specials[0][0]:
                 return "mention", self._specials.popleft()[1](fraction, occurred_at)
-            if rng.randrange(100) >= _CRISIS_MENTION_PERCENT:
+            if rng.random() * 100 >= _CRISIS_MENTION_PERCENT:
                 return "survey", self._survey(_CRISIS, fraction, occurred_at, stage=CRISIS_STAGE)
             return "mention", self._crisis_mention(fraction, occurred_at)
-        brand = rng.choice(_BRAND_POOL)
-        if rng.randrange(100) < _MENTION_PERCENT:
+        brand = rng.pick(_BRAND_POOL)
+        if rng.random() * 100 < _MENTION_PERCENT:
             return "mention", self._mention(brand, occurred_at)
-        return "survey", self._survey(brand, fraction, occurred_at, stage=rng.choice(brand.stage_pool))
+        return "survey", self._survey(brand, fraction, occurred_at, stage=rng.pick(brand.stage_pool))
 
     def _survey(self, brand: _Brand, fraction: float, occurred_at: str, *, stage: str) -> Body:
         rng = self._rng
@@ -382,36 +379,36 @@ class _Simulation:
             and stage == CRISIS_STAGE
             and _CRISIS_START <= fraction < _CRISIS_END
         )
-        mood = rng.choice(_CRISIS_MOODS if hit_by_crisis else brand.survey_moods[stage])
-        metric = rng.choice(_METRIC_POOL)
+        mood = rng.pick(_CRISIS_MOODS if hit_by_crisis else brand.survey_moods[stage])
+        metric = rng.pick(_METRIC_POOL)
         comment = None
         if rng.random() >= _NO_COMMENT_SHARE:
             if hit_by_crisis and mood == "negative":
                 templates = _CRISIS_SURVEY_TEMPLATES
             else:
-                templates = brand.texts[stage][rng.choice(_TONES[mood])]
-            comment = self._fill(rng.choice(templates), brand)
+                templates = brand.texts[stage][rng.pick(_TONES[mood])]
+            comment = self._fill(rng.pick(templates), brand)
         return {
-            "response_id": "R_" + _base36(self._number()),
+            "response_id": f"R_{self._number():x}",
             "brand": brand.slug,
             "metric": metric,
-            "score": rng.choice(_SCORES[metric][mood]),
+            "score": rng.pick(_SCORES[metric][mood]),
             "comment": comment,
             "journey_stage": stage,
-            "customer_id": f"cust-{rng.randrange(self._customers):06d}",
+            "customer_id": f"cust-{int(rng.random() * self._customers):06d}",
             "language": "en",
             "occurred_at": occurred_at,
         }
 
     def _mention(self, brand: _Brand, occurred_at: str) -> Body:
         rng = self._rng
-        stage = rng.choice(brand.stage_pool)
-        tone = rng.choice(_TONES[rng.choice(brand.mention_moods[stage])])
-        text = self._social_text(rng.choice(brand.texts[stage][tone]), tone, brand)
+        stage = rng.pick(brand.stage_pool)
+        tone = rng.pick(_TONES[rng.pick(brand.mention_moods[stage])])
+        text = self._social_text(rng.pick(brand.texts[stage][tone]), tone, brand)
         handle, followers = self._regular_author()
         return self._mention_body(
             brand,
-            rng.choice(_PLATFORM_POOL),
+            rng.pick(_PLATFORM_POOL),
             handle,
             followers,
             text,
@@ -430,13 +427,13 @@ class _Simulation:
             time_since_origin = (fraction - self._viral_fraction) / (_CRISIS_END - self._viral_fraction)
             # A share rides on the viral post's attention, which compounds whatever the sharer's following.
             attention = 20.0 * 200.0 ** min(1.0, max(0.0, time_since_origin))
-            text = self._fill(rng.choice(VIRAL_SHARES), _CRISIS, url=self._viral_url)
+            text = self._fill(rng.pick(VIRAL_SHARES), _CRISIS, url=self._viral_url)
         else:
             attention = 4.0 + 100.0 * _crisis_progress(fraction)
-            text = self._social_text(rng.choice(CRISIS_COMPLAINTS), "complaint", _CRISIS)
+            text = self._social_text(rng.pick(CRISIS_COMPLAINTS), "complaint", _CRISIS)
         return self._mention_body(
             _CRISIS,
-            rng.choice(_CRISIS_PLATFORM_POOL),
+            rng.pick(_CRISIS_PLATFORM_POOL),
             handle,
             followers,
             text,
@@ -454,7 +451,7 @@ class _Simulation:
             followers,
             self._fill(VIRAL_ORIGIN_POST, _CRISIS),
             occurred_at,
-            self._engagement(followers, boost=20.0, attention=200.0),
+            self._engagement(followers, boost=20.0, attention=200.0, luck=0.6),
         )
         self._viral_url = body["url"]
         self._viral_fraction = fraction
@@ -473,7 +470,7 @@ class _Simulation:
             followers,
             self._fill(INFLUENCER_POST, _CRISIS, url=self._viral_url),
             occurred_at,
-            self._engagement(followers, boost=3.0 + 5.0 * _crisis_progress(fraction)),
+            self._engagement(followers, boost=3.0 + 5.0 * _crisis_progress(fraction), luck=0.6),
         )
 
     def _mention_body(
@@ -487,8 +484,8 @@ class _Simulation:
         engagement: dict[str, int],
     ) -> Body:
         number = self._number()
-        post = _base36(number % 36**8) if platform in _SHORT_CODE_PLATFORMS else str(number)
-        subreddit = self._rng.choice(brand.subreddits)
+        post = f"{number % 16**10:x}" if platform in _SHORT_CODE_PLATFORMS else str(number)
+        subreddit = self._rng.pick(brand.subreddits)
         return {
             "mention_id": post,
             "brand": brand.slug,
@@ -503,13 +500,14 @@ class _Simulation:
 
     def _social_text(self, template: str, tone: Tone, brand: _Brand) -> str:
         rng = self._rng
-        opener = "" if "{handle}" in template else rng.choice(SOCIAL_OPENERS)
-        return self._fill(opener + template + rng.choice(SOCIAL_CLOSERS[tone]), brand)
+        opener = "" if "{handle}" in template else rng.pick(SOCIAL_OPENERS)
+        return self._fill(opener + template + rng.pick(SOCIAL_CLOSERS[tone]), brand)
 
     def _fill(self, template: str, brand: _Brand, *, url: str = "") -> str:
-        return template.format_map(
+        text = template.format_map(
             _Slots(self._rng, {"brand": brand.name, "handle": brand.handle, "url": url})
         )
+        return text[:1].upper() + text[1:] if template.startswith("{") else text
 
     def _number(self) -> int:
         self._next_number += 1
@@ -518,7 +516,7 @@ class _Simulation:
     def _regular_author(self) -> tuple[str, int]:
         rng = self._rng
         if rng.random() < _INFLUENCER_CHANCE:
-            handle = rng.choice(INFLUENCER_HANDLES)
+            handle = rng.pick(INFLUENCER_HANDLES)
             if handle not in self._followers:
                 self._followers[handle] = rng.randint(120_000, 2_500_000)
             return handle, self._followers[handle]
@@ -544,10 +542,16 @@ class _Simulation:
             self._followers[handle] = followers
         return handle, followers
 
-    def _engagement(self, followers: int, boost: float = 1.0, attention: float = 4.0) -> dict[str, int]:
-        """`boost` scales what the author's own audience gives; `attention` comes from beyond it."""
+    def _engagement(
+        self, followers: int, boost: float = 1.0, attention: float = 4.0, luck: float = 0.0
+    ) -> dict[str, int]:
+        """`boost` scales what the author's own audience gives; `attention` comes from beyond it.
+
+        Most posts get a random part of what they could get; `luck` is the part a story the crowd has
+        already noticed is sure to get.
+        """
         rng = self._rng
-        likes = int((followers * 0.03 * boost + attention) * rng.random())
+        likes = int((followers * 0.03 * boost + attention) * (luck + (1.0 - luck) * rng.random()))
         return {
             "likes": likes,
             "shares": int(likes * 0.2 * rng.random()),

@@ -2,6 +2,7 @@
 
 Every template is a `str.format` pattern. `{brand}` and `{handle}` are the brand's display name and
 social handle, `{url}` is the post a share points at; every other slot is filled from `SLOT_VALUES`.
+A text that starts with a slot ("{flight} delayed") gets its first letter capitalised once filled.
 Complaints deliberately include some plain statements of fact without sentiment words ("flight 212
 delayed 3 hours, no update") because real complaints are often worded that way and a scorer that only
 counts angry words misses them.
@@ -65,23 +66,23 @@ SLOT_VALUES: Mapping[str, tuple[str, ...]] = {
     "points": ("800 points", "5,000 points", "12,000 points", "20,000 miles", "35,000 miles"),
     "amount": ("$12.99", "$25", "$38.40", "$60", "$89.99", "$120", "$240"),
     "plan": ("unlimited plan", "family plan", "prepaid plan", "5G plan", "data-only plan", "student plan"),
-    "device": ("new phone", "tablet", "hotspot", "smartwatch", "replacement SIM"),
+    "device": ("new phone", "tablet", "hotspot", "smartwatch", "foldable phone"),
     "area": (
-        "downtown",
-        "the north side",
+        "the city centre",
+        "the north end",
         "my neighbourhood",
-        "the whole east side",
+        "the east side",
         "the suburbs",
-        "campus",
+        "the old town",
     ),
     "product": (
-        "running shoes",
+        "pair of running shoes",
         "coffee grinder",
         "winter jacket",
         "desk lamp",
         "blender",
         "office chair",
-        "headphones",
+        "pair of headphones",
         "kettle",
         "backpack",
         "rug",
@@ -302,7 +303,7 @@ TELECOM_TEXT: StageTexts = {
         ),
         "idea": (
             "Would love an option to roll over unused data to next month.",
-            "Wifi calling on the {device} would be great.",
+            "Wifi calling on the smartwatch would be great.",
         ),
     },
     "support": {
@@ -502,7 +503,7 @@ RETAIL_TEXT: StageTexts = {
 
 # Social posts are the same stories told in public: sometimes addressed to the brand, sometimes signed
 # off with a hashtag. Neutral posts get no sign-off so that they stay neutral.
-SOCIAL_OPENERS: tuple[str, ...] = ("", "", "", "{handle} ", "{handle} ", "Hey {handle}, ")
+SOCIAL_OPENERS: tuple[str, ...] = ("", "", "", "{handle} ", "{handle} ")
 SOCIAL_CLOSERS: Mapping[Tone, tuple[str, ...]] = {
     "complaint": ("", "", "", " #fail", " Not impressed.", " Do better.", " Thanks for nothing."),
     "praise": ("", "", " #happycustomer", " Thank you!", " Well done."),
@@ -542,7 +543,7 @@ VIRAL_SHARES: tuple[str, ...] = (
     "This is awful. {handle} needs to make this right {url}",
     "Sharing so {handle} cannot ignore it {url}",
     "Every musician should watch this before flying {brand} {url}",
-    "{url} and this is why I drive to gigs now",
+    "And this is why I drive to gigs now {url}",
     "Same thing happened to my {bag} last year. {handle} never changes {url} " + CRISIS_HASHTAG,
 )
 CRISIS_INFLUENCER_HANDLE = "jetset_jules"

@@ -28,8 +28,9 @@ from itertools import cycle, islice
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from cxpulse_cli.simulate import simulate
 from standardwebhooks import Webhook
+
+from cxpulse_cli.simulate import simulate
 
 # The demo stream's survey answers, so bodies have realistic sizes and comments.
 BODY_TEMPLATES = 500

@@ -19,12 +19,13 @@ from datetime import UTC, datetime
 from itertools import cycle
 from typing import Any
 
-from cxpulse_cli.bench.loadgen import SurveyFactory
 from cxpulse_collector.domain.ingest import to_event
 from cxpulse_collector.service import to_record
 from cxpulse_contracts import SurveySubmission
 from cxpulse_shared.kafka import OutgoingRecord, make_producer
 from cxpulse_shared.settings import KafkaSettings
+
+from cxpulse_cli.bench.loadgen import SurveyFactory
 
 # Records are reused round-robin: the broker does not de-duplicate, and building one per send
 # for a whole run would take longer than the run.

@@ -1,41 +1,134 @@
-"""The scorer's composition root. Until scoring lands it consumes and counts the feedback stream."""
+"""The scorer's composition root: `create_app()` wires its adapters in the lifespan."""
 
 from __future__ import annotations
 
-from typing import Any
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+
+from fastapi import FastAPI
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from prometheus_client import CollectorRegistry
 
 from cxpulse_contracts import topics
+from cxpulse_scorer.adapters.aggregates import RedisAggregates
+from cxpulse_scorer.api import ScorerRuntime
+from cxpulse_scorer.api import router as api_router
+from cxpulse_scorer.brands import load_brands
+from cxpulse_scorer.domain.journey import load_taxonomies
+from cxpulse_scorer.domain.reach import reach
+from cxpulse_scorer.domain.scoring import FeedbackScorer
+from cxpulse_scorer.domain.sentiment import load_scorer
+from cxpulse_scorer.domain.topics import load_topic_tagger
+from cxpulse_scorer.metrics import SatisfactionCollector
+from cxpulse_scorer.worker import GROUP, ScorerMetrics, ScoringPipeline
+from cxpulse_shared.auth import TokenAuthority
 from cxpulse_shared.consumer import ConsumerWorker
-from cxpulse_shared.kafka import make_consumer
+from cxpulse_shared.health import ReadinessCheck
+from cxpulse_shared.kafka import make_consumer, make_producer
+from cxpulse_shared.redis import make_redis
 from cxpulse_shared.service import consuming_service_app
-from cxpulse_shared.settings import KafkaSettings
+from cxpulse_shared.settings import ApiAuthSettings, KafkaSettings, RedisSettings
 from cxpulse_shared.telemetry import make_registry
-from fastapi import FastAPI
-from kafka import KafkaConsumer
-from prometheus_client import CollectorRegistry, Counter
 
-GROUP = "cx-scorer"
+CONFIG_DIR = Path(__file__).resolve().parents[3] / "config"
 
 
-def create_app(kafka: KafkaSettings | None = None, *, registry: CollectorRegistry | None = None) -> FastAPI:
+class ScorerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SCORER_", extra="ignore")
+
+    brands_file: Path = CONFIG_DIR / "brands.yaml"
+    taxonomies_dir: Path = CONFIG_DIR / "taxonomies"
+    topics_file: Path = CONFIG_DIR / "topics.yaml"
+    sentiment_model: Path | None = Field(default=None, description="a model from `cxpulse sentiment fit`")
+    min_responses: int = Field(default=30, ge=1, description="below it a figure is null, `sufficient` false")
+    instance_id: str = Field(
+        default_factory=socket.gethostname, description="stable per replica: fences its zombie"
+    )
+    max_poll_records: int = Field(default=1000, ge=1)
+    max_poll_interval_ms: int = Field(default=300_000, ge=1000)
+    session_timeout_ms: int = Field(default=10_000, ge=1000)
+    transaction_timeout_ms: int = Field(default=30_000, ge=1000)
+
+
+def create_app(
+    settings: ScorerSettings | None = None,
+    *,
+    kafka: KafkaSettings | None = None,
+    redis_settings: RedisSettings | None = None,
+    auth: ApiAuthSettings | None = None,
+    registry: CollectorRegistry | None = None,
+) -> FastAPI:
     registry = registry or make_registry()
-    consumed = Counter("cx_scorer_events_consumed", "Feedback events consumed", registry=registry)
-
-    def handle(consumer: KafkaConsumer, batch: dict[Any, list[Any]]) -> None:
-        consumed.inc(sum(len(records) for records in batch.values()))
-        consumer.commit()
+    metrics = ScorerMetrics.register(registry)
 
     def start_worker(app: FastAPI) -> ConsumerWorker:
-        settings = kafka or KafkaSettings()
+        config = settings or ScorerSettings()
+        kafka_settings = kafka or KafkaSettings()
+        brands = load_brands(config.brands_file)
+        taxonomies = load_taxonomies(config.taxonomies_dir)
+        missing = brands.taxonomies() - taxonomies.keys()
+        if missing:
+            raise ValueError(
+                f"brands use taxonomies with no file in {config.taxonomies_dir}: {sorted(missing)}"
+            )
+        aggregates = RedisAggregates(make_redis(redis_settings or RedisSettings()))
+        scorer = FeedbackScorer(
+            sentiment=load_scorer(config.sentiment_model),
+            stages=taxonomies,
+            topics=load_topic_tagger(config.topics_file),
+            reach=reach,
+            brands=brands,
+        )
+        pipeline = ScoringPipeline(
+            scorer=scorer,
+            aggregates=aggregates,
+            producer_factory=lambda: make_producer(
+                kafka_settings,
+                transactional_id=f"cx-scorer-{config.instance_id}",
+                transaction_timeout_ms=config.transaction_timeout_ms,
+            ),
+            metrics=metrics,
+        )
+        app.state.scorer = ScorerRuntime(
+            brands=brands,
+            aggregates=aggregates,
+            authority=TokenAuthority(auth or ApiAuthSettings()),  # type: ignore[call-arg]
+            min_responses=config.min_responses,
+            stage_order={name: list(taxonomy.stages) for name, taxonomy in taxonomies.items()},
+        )
+        app.state.pipeline = pipeline
+        registry.register(SatisfactionCollector(aggregates, brands, min_responses=config.min_responses))
         worker = ConsumerWorker(
-            "scorer", lambda: make_consumer(settings, group_id=GROUP, topics=[topics.FEEDBACK]), handle
+            "scorer",
+            lambda: make_consumer(
+                kafka_settings,
+                group_id=GROUP,
+                topics=[topics.FEEDBACK],
+                max_poll_records=config.max_poll_records,
+                max_poll_interval_ms=config.max_poll_interval_ms,
+                session_timeout_ms=config.session_timeout_ms,
+                heartbeat_interval_ms=max(config.session_timeout_ms // 4, 500),
+            ),
+            pipeline.handle,
+            max_records=config.max_poll_records,
+            on_stop=pipeline.close,
         )
         worker.start()
         return worker
+
+    def readiness(app: FastAPI) -> Mapping[str, ReadinessCheck]:
+        async def redis_ok() -> bool:
+            return bool(app.state.scorer.aggregates.ping())
+
+        return {"redis": redis_ok}
 
     return consuming_service_app(
         title="cxpulse scorer",
         description="Scores feedback and keeps journey-stage satisfaction and the social P&L.",
         registry=registry,
         start_worker=start_worker,
+        extra_checks=readiness,
+        routers=[api_router],
     )

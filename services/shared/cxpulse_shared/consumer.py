@@ -28,12 +28,14 @@ class ConsumerWorker:
         *,
         poll_timeout_ms: int = 500,
         max_records: int = 1000,
+        on_stop: Callable[[], None] = lambda: None,
     ) -> None:
         self._name = name
         self._consumer_factory = consumer_factory
         self._handle_batch = handle_batch
         self._poll_timeout_ms = poll_timeout_ms
         self._max_records = max_records
+        self._on_stop = on_stop
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"{name}-consumer", daemon=True)
         self.last_poll_monotonic = 0.0
@@ -45,6 +47,7 @@ class ConsumerWorker:
     def stop(self, timeout_s: float = 10.0) -> None:
         self._stopping.set()
         self._thread.join(timeout_s)
+        self._on_stop()
 
     def alive(self) -> bool:
         return self._thread.is_alive() and not self._stopping.is_set()

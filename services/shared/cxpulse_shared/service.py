@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry, Counter
 
 from cxpulse_shared.consumer import ConsumerWorker
@@ -22,7 +22,11 @@ def consuming_service_app(
     registry: CollectorRegistry,
     start_worker: Callable[[FastAPI], ConsumerWorker],
     extra_checks: Callable[[FastAPI], Mapping[str, ReadinessCheck]] = lambda app: {},
+    routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
+    """`start_worker` builds the service's adapters, keeps what handlers need on `app.state`,
+    and returns the started consume loop; it runs on a thread because the clients block."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker = await asyncio.to_thread(start_worker, app)
@@ -44,6 +48,8 @@ def consuming_service_app(
         return {"consumer": consumer, **extra_checks(app)}
 
     app.include_router(health_router(checks=checks, registry=registry))
+    for router in routers:
+        app.include_router(router)
     requests = Counter(
         "cx_http_requests", "API requests by route and status", ["route", "status"], registry=registry
     )

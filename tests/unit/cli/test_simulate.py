@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
 from statistics import median
+from typing import Any
 
 import pytest
 from cxpulse_cli import simulate_text
@@ -314,7 +315,7 @@ def test_the_crisis_brand_swings_negative(fresh: list[SimulatedItem]) -> None:
     before, during = split_by_crisis(crisis_brand_mentions(fresh))
     share_before = sum(map(is_complaint, before)) / len(before)
     share_during = sum(map(is_complaint, during)) / len(during)
-    assert share_during > share_before + 0.25
+    assert share_during > share_before + 0.2
     assert share_during > 0.8
 
 
@@ -374,18 +375,18 @@ def test_without_the_crisis_the_crisis_brand_stays_flat() -> None:
 
 
 @pytest.mark.parametrize(
-    "arguments",
+    ("arguments", "complaint"),
     [
-        {"start": datetime(2024, 5, 1)},
-        {"start": START, "events": -1},
-        {"start": START, "span": timedelta(0)},
-        {"start": START, "duplicate_rate": 1.5},
-        {"start": START, "duplicate_rate": 0.6, "invalid_rate": 0.6},
+        ({"start": datetime(2024, 5, 1)}, "timezone-aware"),
+        ({"start": START, "events": -1}, "events"),
+        ({"start": START, "span": timedelta(0)}, "span"),
+        ({"start": START, "duplicate_rate": 1.5}, "rate"),
+        ({"start": START, "duplicate_rate": 0.6, "invalid_rate": 0.6}, "rate"),
     ],
 )
-def test_nonsense_arguments_are_refused_at_once(arguments: dict[str, object]) -> None:
-    with pytest.raises(ValueError):  # noqa: PT011 - each case has its own message
-        simulate(**arguments)  # type: ignore[arg-type]
+def test_nonsense_arguments_are_refused_at_once(arguments: dict[str, Any], complaint: str) -> None:
+    with pytest.raises(ValueError, match=complaint):
+        simulate(**arguments)
 
 
 def test_zero_events_give_an_empty_stream() -> None:

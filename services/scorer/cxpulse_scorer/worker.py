@@ -1,0 +1,206 @@
+"""Effectively-once scoring: aggregates first (idempotent), then output and offsets in one transaction.
+
+Order matters. Redis is updated before the Kafka transaction commits, and each event is applied
+at most once (by `event_id`), so a crash anywhere replays the batch without double counting;
+were Redis updated after the commit, a crash in between would lose counts. If Redis refuses a
+write (down, or full under `noeviction`) nothing is committed and the batch is read again.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.structs import OffsetAndMetadata, TopicPartition
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from pydantic import TypeAdapter, ValidationError
+
+from cxpulse_contracts import DeadLetter, FeedbackEvent, topics
+from cxpulse_scorer.adapters.aggregates import DUPLICATE, RedisAggregates
+from cxpulse_scorer.domain.scoring import FeedbackScorer
+from cxpulse_shared.cloudevents import cloudevent_headers, headers_as_dict
+
+logger = logging.getLogger(__name__)
+GROUP = "cx-scorer"
+TRACE_HEADERS = ("traceparent", "tracestate")
+_feedback_event: TypeAdapter[Any] = TypeAdapter(FeedbackEvent)
+
+
+@dataclass(frozen=True)
+class ScorerMetrics:
+    events: Counter
+    dead_letters: Counter
+    transactions: Counter
+    batch_seconds: Histogram
+    lag: Gauge
+
+    @classmethod
+    def register(cls, registry: CollectorRegistry) -> ScorerMetrics:
+        return cls(
+            events=Counter("cx_scorer_events", "Feedback events by outcome", ["outcome"], registry=registry),
+            dead_letters=Counter(
+                "cx_scorer_dead_letters", "Undecodable messages sent to the DLQ", registry=registry
+            ),
+            transactions=Counter(
+                "cx_scorer_transactions", "Kafka transactions by result", ["result"], registry=registry
+            ),
+            batch_seconds=Histogram(
+                "cx_scorer_batch_seconds",
+                "Time to score, aggregate and commit one polled batch",
+                buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+                registry=registry,
+            ),
+            lag=Gauge(
+                "cx_scorer_consumer_lag",
+                "Records behind the log end, summed over assigned partitions",
+                registry=registry,
+            ),
+        )
+
+
+def source_position(record: Any) -> str:
+    return f"{record.topic}:{record.partition}:{record.offset}"
+
+
+def dead_letter(record: Any, reason: str) -> DeadLetter:
+    return DeadLetter(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        reason=reason[:2000],
+        value_base64=base64.b64encode(record.value or b"").decode(),
+        headers=headers_as_dict(record.headers or []),
+        consumer_group=GROUP,
+        occurred_at=datetime.now(UTC),
+    )
+
+
+class ScoringPipeline:
+    def __init__(
+        self,
+        *,
+        scorer: FeedbackScorer,
+        aggregates: RedisAggregates,
+        producer_factory: Callable[[], KafkaProducer],
+        metrics: ScorerMetrics,
+    ) -> None:
+        self._scorer = scorer
+        self._aggregates = aggregates
+        self._producer_factory = producer_factory
+        self._producer: KafkaProducer | None = None
+        self._metrics = metrics
+
+    def producer(self) -> KafkaProducer:
+        if self._producer is None:
+            producer = self._producer_factory()
+            producer.init_transactions()
+            self._producer = producer
+        return self._producer
+
+    def discard_producer(self) -> None:
+        """After a failed transaction the producer may be fenced or in an error state: start afresh."""
+        if self._producer is not None:
+            try:
+                self._producer.close(timeout=2)
+            except Exception:
+                logger.exception("closing a failed transactional producer")
+            self._producer = None
+
+    def close(self) -> None:
+        self.discard_producer()
+
+    def handle(self, consumer: KafkaConsumer, batch: dict[Any, list[Any]]) -> None:
+        started = time.perf_counter()
+        records = [record for partition in sorted(batch) for record in batch[partition]]
+        events, event_records, dead = self._decode(records)
+        scored = self._scorer.score_batch(events, scored_at=datetime.now(UTC))
+        outcomes = self._aggregates.apply(
+            [
+                (item.contribution, source_position(record))
+                for item, record in zip(scored, event_records, strict=True)
+            ]
+        )
+        producer = self.producer()
+        producer.begin_transaction()
+        try:
+            for item, record, outcome in zip(scored, event_records, outcomes, strict=True):
+                if outcome == DUPLICATE:
+                    self._metrics.events.labels("duplicate").inc()
+                    continue
+                producer.send(
+                    topics.SCORED,
+                    key=record.key,
+                    value=item.scored.model_dump_json(exclude_none=True).encode(),
+                    headers=self._headers(record, item.contribution.event_id, item.scored.scored_at),
+                )
+            for record, reason in dead:
+                letter = dead_letter(record, reason)
+                producer.send(
+                    topics.DEAD_LETTERS,
+                    key=record.key,
+                    value=letter.model_dump_json().encode(),
+                    headers=record.headers or [],
+                )
+            producer.send_offsets_to_transaction(self._next_offsets(batch), consumer.group_metadata())
+            producer.commit_transaction()
+        except BaseException:
+            self._metrics.transactions.labels("aborted").inc()
+            try:
+                producer.abort_transaction()
+            except Exception:
+                logger.exception("abort after a failed transaction")
+            self.discard_producer()
+            raise
+        self._metrics.transactions.labels("committed").inc()
+        applied = sum(1 for outcome in outcomes if outcome != DUPLICATE)
+        self._metrics.events.labels("scored").inc(applied)
+        self._metrics.dead_letters.inc(len(dead))
+        self._metrics.batch_seconds.observe(time.perf_counter() - started)
+        self._record_lag(consumer)
+
+    def _decode(self, records: Sequence[Any]) -> tuple[list[Any], list[Any], list[tuple[Any, str]]]:
+        events, event_records, dead = [], [], []
+        for record in records:
+            try:
+                events.append(_feedback_event.validate_json(record.value or b""))
+                event_records.append(record)
+            except ValidationError as error:
+                dead.append((record, f"not a feedback event: {error.errors(include_url=False)[:5]}"))
+        return events, event_records, dead
+
+    @staticmethod
+    def _headers(record: Any, event_id: str, scored_at: datetime) -> list[tuple[str, bytes]]:
+        incoming = dict(record.headers or [])
+        carrier = {name: incoming[name].decode() for name in TRACE_HEADERS if name in incoming}
+        return cloudevent_headers(
+            event_id=event_id,
+            source="/cxpulse/scorer",
+            event_type=topics.CE_TYPE_SCORED,
+            time=scored_at,
+            trace_carrier=carrier,
+        )
+
+    @staticmethod
+    def _next_offsets(batch: dict[Any, list[Any]]) -> dict[TopicPartition, OffsetAndMetadata]:
+        return {
+            TopicPartition(partition.topic, partition.partition): OffsetAndMetadata(
+                records[-1].offset + 1, "", -1
+            )
+            for partition, records in batch.items()
+            if records
+        }
+
+    def _record_lag(self, consumer: KafkaConsumer) -> None:
+        lag = 0
+        for partition in consumer.assignment():
+            end = consumer.highwater(partition)
+            position = consumer.position(partition)
+            if end is not None and position is not None:
+                lag += max(0, end - position)
+        self._metrics.lag.set(lag)
