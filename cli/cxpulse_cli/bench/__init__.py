@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import subprocess
 from collections.abc import Mapping
 from typing import Any
 
@@ -50,7 +51,7 @@ def bench(args: argparse.Namespace) -> int:
         print(f"bench {name}", flush=True)
         try:
             report = run_section(name, args.duration)
-        except (StackError, RuntimeError, OSError) as error:
+        except (StackError, RuntimeError, OSError, subprocess.SubprocessError) as error:
             print(f"bench {name} failed: {error}")
             for note in getattr(error, "__notes__", []):
                 print(f"  {note}")

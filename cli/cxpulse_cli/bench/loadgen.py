@@ -21,7 +21,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import cycle, islice
@@ -31,6 +31,7 @@ from urllib.parse import urlencode, urlsplit
 from standardwebhooks import Webhook
 
 from cxpulse_cli.simulate import simulate
+from cxpulse_cli.webhook_client import encode
 
 # The demo stream's survey answers, so bodies have realistic sizes and comments.
 BODY_TEMPLATES = 500
@@ -87,10 +88,6 @@ class SurveyFactory:
 
     def surveys(self, count: int) -> list[dict[str, Any]]:
         return [self.next_survey() for _ in range(count)]
-
-
-def encode(payload: Any) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 class Signer:
@@ -282,12 +279,12 @@ def run_load(plan: LoadPlan, secret: str) -> LoadResult:
     return LoadResult(**json.loads(completed.stdout))
 
 
-def _main(lines: Iterator[str]) -> int:
-    request = json.loads("".join(lines))
+def _main() -> int:
+    request = json.loads(sys.stdin.read())
     result = asyncio.run(generate_load(LoadPlan(**request["plan"]), request["secret"]))
     print(json.dumps(asdict(result)))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(_main(iter(sys.stdin)))
+    sys.exit(_main())

@@ -94,7 +94,7 @@ def create_app(
         app.state.scorer = ScorerRuntime(
             brands=brands,
             aggregates=aggregates,
-            authority=TokenAuthority(auth or ApiAuthSettings()),  # type: ignore[call-arg]
+            authority=TokenAuthority(auth or ApiAuthSettings()),
             min_responses=config.min_responses,
             stage_order={name: list(taxonomy.stages) for name, taxonomy in taxonomies.items()},
         )

@@ -24,3 +24,10 @@ def make_redis(settings: RedisSettings) -> redis.Redis:
         socket_connect_timeout=settings.socket_timeout_s,
         health_check_interval=15,
     )
+
+
+def as_text(value: object) -> str:
+    """redis-py answers bytes (or str with decode_responses); callers want text either way."""
+    if isinstance(value, bytes):
+        return value.decode()
+    return str(value)

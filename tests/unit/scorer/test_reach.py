@@ -21,7 +21,9 @@ engagement = st.tuples(counts, counts, counts, counts)
 def test_formula() -> None:
     assert reach(0, 0, 0, 0) == 0
     assert reach(1_000) == 1_000
-    assert reach(1_000, likes=5, shares=2, replies=3) == 1_005 + 2 * AUDIENCE_PER_SHARE + 3 * AUDIENCE_PER_REPLY
+    assert (
+        reach(1_000, likes=5, shares=2, replies=3) == 1_005 + 2 * AUDIENCE_PER_SHARE + 3 * AUDIENCE_PER_REPLY
+    )
 
 
 def test_influence_scale() -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from cxpulse_scorer.domain.topics import (
     IDEA_TOPIC,
+    EmergingTerm,
     EmergingTerms,
     TopicConfigError,
     TopicTagger,
@@ -146,7 +147,13 @@ def _filler(index: int) -> str:
 
 
 def _feed(
-    tracker: EmergingTerms, brand: str, hours: range, per_hour: int, burst_from_hour: int, burst: str, steady: str
+    tracker: EmergingTerms,
+    brand: str,
+    hours: range,
+    per_hour: int,
+    burst_from_hour: int,
+    burst: str,
+    steady: str,
 ) -> None:
     for hour in hours:
         for index in range(per_hour):
@@ -163,12 +170,15 @@ def test_a_burst_is_reported_and_a_steady_phrase_is_not() -> None:
     _feed(tracker, "acme-air", range(72), 30, burst_from_hour=69, burst="broken jet bridge", steady="wifi")
     now = START + 72 * HOUR - 1
     found = {term.term: term for term in tracker.emerging("acme-air", now, min_count=5, min_lift=3.0)}
-    assert "jet bridge" in found and "broken jet" in found
+    assert "jet bridge" in found
+    assert "broken jet" in found
     assert "jet" not in found, "a word explained by a reported pair is left out"
-    assert "wifi" not in found and not any(word in found for word in FILLER)
+    assert "wifi" not in found
+    assert not any(word in found for word in FILLER)
     bridge = found["jet bridge"]
     assert bridge.recent_count == 30
-    assert bridge.baseline_share == 0.0 and bridge.recent_share == pytest.approx(30 / 90)
+    assert bridge.baseline_share == 0.0
+    assert bridge.recent_share == pytest.approx(30 / 90)
     assert bridge.lift > 3
 
 
@@ -187,17 +197,17 @@ def test_the_burst_fades_once_it_is_the_baseline() -> None:
 
 
 def test_brands_are_tracked_apart_and_results_are_deterministic() -> None:
-    def run() -> list[object]:
+    def run() -> tuple[list[EmergingTerm], list[EmergingTerm]]:
         tracker = EmergingTerms(bucket_seconds=HOUR, recent_buckets=3, capacity=50)
         _feed(tracker, "acme-air", range(48), 20, burst_from_hour=45, burst="lost bags", steady="wifi")
         _feed(tracker, "globex-air", range(48), 20, burst_from_hour=99, burst="never", steady="wifi")
         now = datetime.fromtimestamp(START + 48 * HOUR - 1, tz=UTC)
-        return [tracker.emerging("acme-air", now), tracker.emerging("globex-air", now)]
+        return tracker.emerging("acme-air", now), tracker.emerging("globex-air", now)
 
     first = run()
     assert first == run()
     acme, globex = first
-    assert [term.term for term in acme][:1] == ["lost bags"]  # type: ignore[attr-defined]
+    assert [term.term for term in acme][:1] == ["lost bags"]
     assert globex == []
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import redis
 
+from cxpulse_shared.redis import as_text
+
 from cxpulse_scorer.domain.pnl import PnlCounts
 from cxpulse_scorer.domain.satisfaction import (
     ALL_STAGES,
@@ -159,13 +161,13 @@ class RedisAggregates:
         return outcomes
 
     def brands(self) -> list[str]:
-        return sorted(member.decode() for member in self._client.smembers(BRANDS_KEY))
+        return sorted(as_text(member) for member in self._client.smembers(BRANDS_KEY))
 
     def stages(self, brand: str) -> list[str]:
-        return sorted(member.decode() for member in self._client.smembers(stages_key(brand)))
+        return sorted(as_text(member) for member in self._client.smembers(stages_key(brand)))
 
     def unmapped(self, brand: str) -> dict[str, int]:
-        return {key.decode(): int(value) for key, value in self._client.hgetall(unmapped_key(brand)).items()}
+        return {as_text(key): int(value) for key, value in self._client.hgetall(unmapped_key(brand)).items()}
 
     def satisfaction(self, brand: str, stage: str, *, at: datetime, window: timedelta) -> SatisfactionCounts:
         return self.satisfaction_many(brand, [stage], at=at, window=window)[stage]
@@ -214,12 +216,14 @@ class RedisAggregates:
         return {topic: (n, total, squares) for topic, (n, total, squares) in sums.items()}
 
     def top_customers(self, brand: str, limit: int) -> list[tuple[str, int]]:
-        ranked = self._client.zrevrange(customers_key(brand), 0, limit - 1, withscores=True)
-        return [(member.decode(), int(score)) for member, score in ranked]
+        ranked: list[Any] = self._client.zrevrange(
+            customers_key(brand), 0, limit - 1, withscores=True
+        )
+        return [(as_text(member), int(score)) for member, score in ranked]
 
     def ping(self) -> bool:
         return bool(self._client.ping())
 
 
-def _decode(stored: dict[bytes, bytes]) -> dict[str, str]:
-    return {key.decode(): value.decode() for key, value in stored.items()}
+def _decode(stored: dict[Any, Any]) -> dict[str, str]:
+    return {as_text(key): as_text(value) for key, value in stored.items()}

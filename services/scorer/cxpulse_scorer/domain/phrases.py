@@ -22,13 +22,15 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 import yaml
 
 MAX_TEXT_CHARS: Final = 5_000
 MAX_TOKENS: Final = 800
 MAX_GAP_TOKENS: Final = 6
+# Distinct words whose "does a phrase start here" answer is remembered; beyond it, recomputed.
+_STARTS_CACHE_SIZE: Final = 50_000
 
 GAP: Final = "..."
 NUMBER_CLASS: Final = "<num>"
@@ -48,14 +50,14 @@ WAITING_TIME_UNITS: Final = frozenset(
 
 _HANDLE_OR_URL_RE: Final = re.compile(r"https?://\S+|www\.\S+|@\w+")
 _TOKEN_RE: Final = re.compile(r"\d+|[^\W\d_]+")
-_APOSTROPHES: Final = str.maketrans("", "", "'\u2019\u2018`")
 
 
 def tokenize(text: str) -> tuple[str, ...]:
     """Lower-case word and number tokens; handles, URLs and apostrophes ("can't" -> "cant") dropped."""
-    clipped = text[:MAX_TEXT_CHARS].lower().translate(_APOSTROPHES)
+    # Chained replace beats str.translate several times over on tweet-sized texts.
+    clipped = text[:MAX_TEXT_CHARS].lower().replace("'", "").replace("\u2019", "").replace("\u2018", "")
     without_handles = _HANDLE_OR_URL_RE.sub(" ", clipped)
-    return tuple(match.group() for match in _TOKEN_RE.finditer(without_handles))[:MAX_TOKENS]
+    return tuple(_TOKEN_RE.findall(without_handles)[:MAX_TOKENS])
 
 
 def _token_classes(token: str) -> tuple[str, ...]:
@@ -72,7 +74,7 @@ class PhraseSyntaxError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class _Element:
-    kind: str  # "word", "prefix", "class" or "gap"
+    kind: Literal["word", "prefix", "class", "gap"]
     value: str
 
 
@@ -93,6 +95,8 @@ def parse_phrase(phrase: str) -> tuple[_Element, ...]:
             elements.append(_Element("prefix", stem[0]))
         else:
             words = tokenize(piece)
+            if "*" in piece:
+                raise PhraseSyntaxError(f"phrase {phrase!r}: '*' may only end a word, as in 'cancel*'")
             if not words:
                 raise PhraseSyntaxError(f"phrase {phrase!r}: {piece!r} has no letters or digits")
             elements.extend(_Element("word", word) for word in words)
@@ -142,15 +146,14 @@ class PhraseMatcher:
     def __init__(self, entries: Iterable[tuple[str, str, float]]) -> None:
         """`entries` are (phrase, label, weight); a phrase listed under two labels counts for both."""
         self._root = _Node()
+        self._starts: dict[str, bool] = {}
         for phrase, label, weight in entries:
             node = self._root
             for element in parse_phrase(phrase):
                 node = node.child(element)
             node.outputs[label] = node.outputs.get(label, 0.0) + weight
 
-    def _longest_from(
-        self, tokens: Sequence[str], classes: Sequence[tuple[str, ...]], start: int
-    ) -> tuple[int, int, dict[str, float]]:
+    def _longest_from(self, tokens: Sequence[str], start: int) -> tuple[int, int, dict[str, float]]:
         """End of the longest match from `start`, where scanning resumes after it, and its weights."""
         best_end = best_resume = start
         best_outputs: dict[str, float] = {}
@@ -180,21 +183,38 @@ class PhraseMatcher:
                 prefix_child = node.prefixes.get(token[:length])
                 if prefix_child is not None:
                     pending.append((prefix_child, following, gap_start))
-            for token_class in classes[position]:
+            for token_class in _token_classes(token):
                 class_child = node.classes.get(token_class)
                 if class_child is not None:
                     pending.append((class_child, following, gap_start))
         return best_end, best_resume, best_outputs
 
+    def _may_start_with(self, token: str) -> bool:
+        known = self._starts.get(token)
+        if known is not None:
+            return known
+        root = self._root
+        starts = (
+            token in root.words
+            or any(token_class in root.classes for token_class in _token_classes(token))
+            or any(token[:length] in root.prefixes for length in root.prefix_lengths)
+        )
+        if len(self._starts) < _STARTS_CACHE_SIZE:
+            self._starts[token] = starts
+        return starts
+
     def find(self, tokens: Sequence[str]) -> list[PhraseMatch]:
         """Leftmost-longest matches in text order; they overlap only where words sit inside a gap."""
-        classes = [_token_classes(token) for token in tokens]
         matches: list[PhraseMatch] = []
         position = 0
         while position < len(tokens):
-            end, resume, outputs = self._longest_from(tokens, classes, position)
+            # Most tokens start no phrase: a remembered answer settles them without a trie walk.
+            if not self._may_start_with(tokens[position]):
+                position += 1
+                continue
+            end, resume, outputs = self._longest_from(tokens, position)
             if end > position:
-                matches.append(PhraseMatch(position, end, outputs))
+                matches.append(PhraseMatch(position, end, dict(outputs)))
                 position = resume
             else:
                 position += 1

@@ -16,6 +16,7 @@ from cxpulse_scorer.brands import BrandCatalog
 from cxpulse_scorer.domain.journey import StageTaxonomy
 from cxpulse_scorer.domain.pnl import PnlCounts, event_pnl_counts, pnl_lines
 from cxpulse_scorer.domain.satisfaction import SatisfactionCounts, mention_counts, survey_counts
+from cxpulse_scorer.domain.sentiment import Sentiment as TextSentiment
 from cxpulse_scorer.domain.sentiment import SentimentScorer, sentiment_from_score
 
 FeedbackEvent = SurveyResponse | SocialMention
@@ -83,13 +84,16 @@ class FeedbackScorer:
         ]
 
     def _score_one(
-        self, event: FeedbackEvent, text: str | None, text_sentiment: object, scored_at: datetime
+        self,
+        event: FeedbackEvent,
+        text: str | None,
+        text_sentiment: TextSentiment | None,
+        scored_at: datetime,
     ) -> ScoredEvent:
         brand = self._brands.get(event.brand)
         taxonomy = self._stages[brand.taxonomy]
         if text_sentiment is not None:
-            label, score = text_sentiment  # type: ignore[misc]
-            sentiment = Sentiment(label=label, score=score, basis="text")
+            sentiment = Sentiment(label=text_sentiment.label, score=text_sentiment.score, basis="text")
         else:
             assert isinstance(event, SurveyResponse), "a mention always has text"
             from_score = sentiment_from_score(event.metric, event.score)

@@ -99,7 +99,9 @@ class CalibrationModel:
         logits = list(self.intercepts)
         if counts:
             # sublinear tf, then l2 normalisation: what TfidfVectorizer(sublinear_tf=True) does
-            weighted = [(1.0 + math.log(count)) * self.term_weights[term][0] for term, count in counts.items()]
+            weighted = [
+                (1.0 + math.log(count)) * self.term_weights[term][0] for term, count in counts.items()
+            ]
             norm = math.sqrt(sum(value * value for value in weighted)) or 1.0
             for (term, _), value in zip(counts.items(), weighted, strict=True):
                 class_weights = self.term_weights[term][1]
@@ -170,7 +172,9 @@ def parse_model(document: object) -> CalibrationModel:
     term_weights = {
         term: (idf[column], tuple(row[column] for row in term_matrix)) for column, term in enumerate(terms)
     }
-    rule_weights = tuple(tuple(row[feature] for row in rule_matrix) for feature in range(len(RULE_FEATURE_NAMES)))
+    rule_weights = tuple(
+        tuple(row[feature] for row in rule_matrix) for feature in range(len(RULE_FEATURE_NAMES))
+    )
     return CalibrationModel(classes, term_weights, rule_weights, tuple(intercepts))
 
 
@@ -209,7 +213,8 @@ class CalibratedScorer:
         if len(languages) != len(texts):
             raise ValueError(f"got {len(texts)} texts but {len(languages)} language tags")
         return [
-            self._from_analysis(analyse(text, language)) for text, language in zip(texts, languages, strict=True)
+            self._from_analysis(analyse(text, language))
+            for text, language in zip(texts, languages, strict=True)
         ]
 
 

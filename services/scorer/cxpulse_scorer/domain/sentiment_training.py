@@ -162,9 +162,13 @@ def fit_calibration(
         "classes": classes,
         "terms": terms,
         "idf": [round(float(value), _WEIGHT_DIGITS) for value in vectoriser.idf_],
-        "term_weights": [[round(float(value), _WEIGHT_DIGITS) for value in row[:term_count]] for row in coefficients],
+        "term_weights": [
+            [round(float(value), _WEIGHT_DIGITS) for value in row[:term_count]] for row in coefficients
+        ],
         "rule_features": list(RULE_FEATURE_NAMES),
-        "rule_weights": [[round(float(value), _WEIGHT_DIGITS) for value in row[term_count:]] for row in coefficients],
+        "rule_weights": [
+            [round(float(value), _WEIGHT_DIGITS) for value in row[term_count:]] for row in coefficients
+        ],
         "intercepts": [round(float(value), _WEIGHT_DIGITS) for value in intercepts],
         "training": {
             "examples": len(kept_labels),

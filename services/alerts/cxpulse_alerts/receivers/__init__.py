@@ -1,0 +1,1 @@
+"""Notification receivers: their configuration, wire formats and the delivery outbox."""
