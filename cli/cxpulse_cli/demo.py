@@ -15,11 +15,12 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
+import httpx
+
 from cxpulse_cli.localstack import running_stack
-from cxpulse_cli.simulate import SimulatedItem, simulate
+from cxpulse_cli.simulate import BRAND_STAGES, SimulatedItem, simulate
 from cxpulse_cli.stack import run_dir
 from cxpulse_cli.webhook_client import CollectorClient
 
@@ -82,6 +83,85 @@ def post_stream(client: CollectorClient, items: Sequence[SimulatedItem]) -> Tall
     return tally
 
 
+def scored_so_far(scorer_url: str) -> int:
+    metrics = httpx.get(f"{scorer_url}/metrics", timeout=5).text
+    return sum(
+        int(float(line.rsplit(" ", 1)[1]))
+        for line in metrics.splitlines()
+        if line.startswith("cx_scorer_events_total{") and 'outcome="scored"' in line
+    )
+
+
+def wait_until_scored(scorer_url: str, expected: int, *, timeout_s: float = 120.0) -> int:
+    deadline = time.monotonic() + timeout_s
+    scored = scored_so_far(scorer_url)
+    while scored < expected and time.monotonic() < deadline:
+        time.sleep(0.5)
+        scored = scored_so_far(scorer_url)
+    return scored
+
+
+def fetch_journey_and_pnl(
+    env: dict[str, str], brands: Sequence[str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    headers = {"authorization": f"Bearer {env['CXPULSE_API_TOKEN']}"}
+    journey, pnl = [], []
+    with httpx.Client(base_url=env["SCORER_URL"], headers=headers, timeout=30) as scorer:
+        for brand in brands:
+            table = scorer.get("/v1/journey", params={"brand": brand, "window": "24h"}).json()
+            for row in table["stages"]:
+                journey.append(
+                    {
+                        "brand": brand,
+                        "stage": row["stage"],
+                        "responses": row["responses"],
+                        "nps": row["nps"],
+                        "csat": row["csat"],
+                        "ces_mean": row["ces_mean"],
+                        "sentiment_net": row["sentiment"]["net"],
+                    }
+                )
+            statement = scorer.get("/v1/pnl", params={"brand": brand, "period": "week"}).json()
+            pnl.append(
+                {
+                    "brand": brand,
+                    "period": "week",
+                    "currency": statement["currency"],
+                    "model_version": statement["model_version"],
+                    "net": statement["net"],
+                    "lines": [
+                        {"name": line["name"], "value": line["value"], "basis": line["basis"]}
+                        for line in statement["lines"]
+                    ],
+                }
+            )
+    return journey, pnl
+
+
+def print_journey(journey: Sequence[dict[str, Any]]) -> None:
+    print("\njourney-stage satisfaction, last 24 h")
+    print(f"  {'brand':18} {'stage':10} {'resp':>5} {'NPS':>7} {'CSAT%':>6} {'CES':>5} {'net sent.':>9}")
+
+    def shown(value: object) -> str:
+        return "-" if value is None else f"{value:g}"
+
+    for row in journey:
+        print(
+            f"  {row['brand']:18} {row['stage']:10} {row['responses']:>5} {shown(row['nps']):>7} "
+            f"{shown(row['csat']):>6} {shown(row['ces_mean']):>5} {shown(row['sentiment_net']):>9}"
+        )
+
+
+def print_pnl(pnl: Sequence[dict[str, Any]]) -> None:
+    for statement in pnl:
+        title = (
+            f"{statement['brand']} this week ({statement['currency']}, model {statement['model_version']})"
+        )
+        print(f"\nsocial P&L {title}")
+        for line in statement["lines"]:
+            print(f"  {line['name']:28} {line['value']:>14,.2f}  {line['basis']}")
+
+
 def run(args: argparse.Namespace) -> int:
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=6)
     items = list(simulate(seed=args.seed, events=args.events, start=start, span=timedelta(hours=6)))
@@ -94,11 +174,19 @@ def run(args: argparse.Namespace) -> int:
             env["COLLECTOR_URL"], channel="demo", secret=env["DEMO_WEBHOOK_SECRET"]
         ) as client:
             tally = post_stream(client, items)
+        print("waiting for the scorer to catch up ...")
+        scored = wait_until_scored(env["SCORER_URL"], tally.accepted)
+        journey, pnl = fetch_journey_and_pnl(env, sorted(BRAND_STAGES))
+    print_journey(journey)
+    print_pnl(pnl)
     summary: dict[str, Any] = {
         "events_sent": tally.sent,
         "events_accepted": tally.accepted,
         "events_duplicate": tally.duplicate,
         "events_rejected": tally.rejected,
+        "events_scored": scored,
+        "journey": journey,
+        "pnl": pnl,
     }
     if tally.failed:
         summary["events_failed"] = tally.failed
@@ -110,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
         f"rejected {tally.rejected}  failed {tally.failed}"
     )
     print(f"summary written to {summary_path}; everything the demo started is stopped")
-    return 1 if tally.failed else 0
+    return 1 if tally.failed or scored < tally.accepted else 0
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

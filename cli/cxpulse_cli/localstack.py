@@ -272,6 +272,8 @@ def service_environment(stack_env: Mapping[str, str], run_dir: Path) -> dict[str
         ),
         "COLLECTOR_PSEUDONYMISATION_KEY": stack_env["COLLECTOR_PSEUDONYMISATION_KEY"],
         "CXPULSE_RUN_DIR": str(run_dir),
+        # A local stack sees a few thousand events, not a quarter's worth: show figures sooner.
+        "SCORER_MIN_RESPONSES": os.environ.get("SCORER_MIN_RESPONSES", "10"),
     }
 
 

@@ -81,7 +81,7 @@ class RedisAlertStore:
         return _incident.validate_json(raw) if raw else None
 
     def active_for(self, brand: str) -> dict[str, Incident]:
-        stored: dict[Any, Any] = self._client.hgetall(active_key(brand))  # type: ignore[assignment]
+        stored: dict[Any, Any] = self._client.hgetall(active_key(brand))
         ids = {as_text(fingerprint): as_text(incident_id) for fingerprint, incident_id in stored.items()}
         incidents = {}
         for fingerprint, incident_id in ids.items():
