@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from cxpulse_cli.localstack import running_stack
+from cxpulse_cli.localstack import REPO_ROOT, running_stack
 from cxpulse_cli.simulate import BRAND_STAGES, SimulatedItem, simulate
 from cxpulse_cli.stack import run_dir
 from cxpulse_cli.webhook_client import CollectorClient
@@ -154,12 +157,67 @@ def print_journey(journey: Sequence[dict[str, Any]]) -> None:
 
 def print_pnl(pnl: Sequence[dict[str, Any]]) -> None:
     for statement in pnl:
-        title = (
-            f"{statement['brand']} this week ({statement['currency']}, model {statement['model_version']})"
-        )
+        title = f"{statement['brand']} this week ({statement['currency']}, model {statement['model_version']})"
         print(f"\nsocial P&L {title}")
         for line in statement["lines"]:
             print(f"  {line['name']:28} {line['value']:>14,.2f}  {line['basis']}")
+
+
+def delivered_receivers(sink_dir: Path) -> dict[str, set[str]]:
+    """Incident id -> receivers whose local sink holds a notification of it."""
+    delivered: dict[str, set[str]] = {}
+    for sink in sink_dir.glob("notifications*.ndjson"):
+        for line in sink.read_text().splitlines():
+            notification = json.loads(line)["notification"]
+            delivered.setdefault(notification["incident_id"], set()).add(notification["receiver"])
+    return delivered
+
+
+def wait_for_incidents(env: dict[str, str], sink_dir: Path, *, timeout_s: float = 60.0) -> list[dict[str, Any]]:
+    """Incidents once every one of them reached its receivers (group_wait included)."""
+    headers = {"authorization": f"Bearer {env['CXPULSE_API_TOKEN']}"}
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client(base_url=env["ALERTS_URL"], headers=headers, timeout=30) as alerts:
+        while True:
+            incidents = alerts.get("/v1/incidents").json()["incidents"]
+            delivered = delivered_receivers(sink_dir)
+            pending = [
+                item for item in incidents if set(item["routing"]["receivers"]) - delivered.get(item["id"], set())
+            ]
+            if (incidents and not pending) or time.monotonic() > deadline:
+                return [
+                    {
+                        "id": item["id"],
+                        "brand": item["brand"],
+                        "severity": item["severity"],
+                        "crisis_risk": item["crisis_risk"],
+                        "status": item["status"],
+                        "teams": item["routing"]["teams"],
+                        "notified": sorted(delivered.get(item["id"], set())),
+                        "detectors": sorted({signal["detector"] for signal in item["signals"]}),
+                        "stages": item["stages"],
+                        "top_terms": item["top_terms"][:5],
+                        "total_reach": item["total_reach"],
+                        "sample_mentions": [sample["url"] for sample in item["samples"][:3]],
+                    }
+                    for item in incidents
+                ]
+            time.sleep(0.5)
+
+
+def print_incidents(incidents: Sequence[dict[str, Any]]) -> None:
+    print(f"\nincidents ({len(incidents)})")
+    for incident in sorted(incidents, key=lambda item: -item["severity"]):
+        print(
+            f"  sev {incident['severity']}  {incident['brand']:18} risk {incident['crisis_risk']:.2f}  "
+            f"teams {', '.join(incident['teams'])}  notified {', '.join(incident['notified']) or '-'}"
+        )
+        print(
+            f"         detectors {', '.join(incident['detectors'])}; stages {', '.join(incident['stages']) or '-'}; "
+            f"reach {incident['total_reach']:,}"
+        )
+        if incident["top_terms"]:
+            print(f"         top terms: {', '.join(incident['top_terms'])}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -167,18 +225,24 @@ def run(args: argparse.Namespace) -> int:
     items = list(simulate(seed=args.seed, events=args.events, start=start, span=timedelta(hours=6)))
     print(f"cxpulse demo: starting broker, Redis and the three services on loopback ({args.events} events)")
     demo_dir = run_dir() / "demo"
+    # Each demo starts from empty state, so its figures are its own stream's alone.
+    shutil.rmtree(demo_dir, ignore_errors=True)
+    os.environ.setdefault("OWNERSHIP_FILE", str(REPO_ROOT / "config" / "ownership.demo.yaml"))
+    # Six simulated hours are too short for the two days of history a volume spike wants.
+    os.environ.setdefault("ALERTS_VOLUME_WARMUP", "PT1H")
     with running_stack(demo_dir) as stack:
         env = stack.env
         print(f"  collector {env['COLLECTOR_URL']}  scorer {env['SCORER_URL']}  alerts {env['ALERTS_URL']}")
-        with CollectorClient(
-            env["COLLECTOR_URL"], channel="demo", secret=env["DEMO_WEBHOOK_SECRET"]
-        ) as client:
+        with CollectorClient(env["COLLECTOR_URL"], channel="demo", secret=env["DEMO_WEBHOOK_SECRET"]) as client:
             tally = post_stream(client, items)
         print("waiting for the scorer to catch up ...")
         scored = wait_until_scored(env["SCORER_URL"], tally.accepted)
         journey, pnl = fetch_journey_and_pnl(env, sorted(BRAND_STAGES))
+        print("waiting for the incidents to reach their teams ...")
+        incidents = wait_for_incidents(env, demo_dir)
     print_journey(journey)
     print_pnl(pnl)
+    print_incidents(incidents)
     summary: dict[str, Any] = {
         "events_sent": tally.sent,
         "events_accepted": tally.accepted,
@@ -187,6 +251,7 @@ def run(args: argparse.Namespace) -> int:
         "events_scored": scored,
         "journey": journey,
         "pnl": pnl,
+        "incidents": incidents,
     }
     if tally.failed:
         summary["events_failed"] = tally.failed

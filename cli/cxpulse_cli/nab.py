@@ -15,9 +15,10 @@ Detections are rows whose anomaly score is at least the threshold, as in NAB.
 from __future__ import annotations
 
 import bisect
+import csv
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -150,26 +151,25 @@ def row_weights(
     max_true_positive = scaled_sigmoid(-1.0)
     probation = probationary_length(len(timestamps), probation_fraction)
     window_of_row: dict[int, tuple[int, int, int]] = {}
-    for window_id, (left, right) in enumerate(_window_bounds(timestamps, windows)):
+    for window, (left, right) in enumerate(_window_bounds(timestamps, windows)):
         for row in range(left, right + 1):
-            window_of_row[row] = (window_id, left, right)
+            window_of_row[row] = (window, left, right)
 
     weights = []
     previous_right: int | None = None
     previous_width = 0
     for row in range(len(timestamps)):
         located = window_of_row.get(row)
-        window_id: int | None
         if located is not None:
-            window_id, left, right = located
+            window, left, right = located
             width = right - left + 1
             # NAB's `+ 1` means even the right edge is worth a little more than zero.
             position = -(right - row + 1) / width
             weight = scaled_sigmoid(position) * profile.true_positive_weight / max_true_positive
+            weights.append(RowWeight(weight=weight, window=window, scorable=row >= probation))
             if row == right:
                 previous_right, previous_width = right, width
         else:
-            window_id = None
             if previous_right is None:
                 unweighted = -1.0
             elif previous_width <= 1:
@@ -178,7 +178,7 @@ def row_weights(
             else:
                 unweighted = scaled_sigmoid(abs(previous_right - row) / (previous_width - 1))
             weight = unweighted * profile.false_positive_weight
-        weights.append(RowWeight(weight=weight, window=window_id, scorable=row >= probation))
+            weights.append(RowWeight(weight=weight, window=None, scorable=row >= probation))
     return weights
 
 
@@ -186,7 +186,9 @@ def _is_detection(anomaly_score: float, threshold: float) -> bool:
     return anomaly_score >= threshold
 
 
-def score_rows(weights: Sequence[RowWeight], anomaly_scores: Sequence[float], threshold: float, profile: CostProfile) -> FileScore:
+def score_rows(
+    weights: Sequence[RowWeight], anomaly_scores: Sequence[float], threshold: float, profile: CostProfile
+) -> FileScore:
     """Score one file given its row weights (reused across thresholds and detectors)."""
     if len(weights) != len(anomaly_scores):
         raise ValueError(f"{len(anomaly_scores)} anomaly scores for {len(weights)} rows")
@@ -242,6 +244,15 @@ def row_contributions(
     return contributions
 
 
+def detected_windows(weights: Sequence[RowWeight], anomaly_scores: Sequence[float], threshold: float) -> set[int]:
+    """Windows with at least one scorable detection."""
+    return {
+        weight.window
+        for weight, anomaly_score in zip(weights, anomaly_scores, strict=True)
+        if weight.scorable and weight.window is not None and _is_detection(anomaly_score, threshold)
+    }
+
+
 def score_file(series: ScoredSeries, profile: CostProfile, threshold: float) -> FileScore:
     weights = row_weights(series.timestamps, series.windows, profile)
     return score_rows(weights, series.anomaly_scores, threshold, profile)
@@ -279,67 +290,6 @@ def score_corpus(series: Sequence[ScoredSeries], profile: CostProfile, threshold
     )
 
 
-@dataclass(frozen=True, slots=True)
-class ThresholdCurve:
-    """A file's score as a step function of the threshold, changing at its distinct anomaly scores."""
-
-    # Negated so that the list ascends, as `bisect` needs.
-    negated_thresholds: list[float]
-    scores: list[float]
-    score_above_all: float
-
-    @property
-    def thresholds(self) -> list[float]:
-        return [-value for value in self.negated_thresholds]
-
-    def score_at(self, threshold: float) -> float:
-        detected_levels = bisect.bisect_right(self.negated_thresholds, -threshold)
-        return self.score_above_all if detected_levels == 0 else self.scores[detected_levels - 1]
-
-
-def threshold_curve(weights: Sequence[RowWeight], anomaly_scores: Sequence[float], profile: CostProfile) -> ThresholdCurve:
-    """Scores at every distinct threshold in one pass (NAB's `calcScoreByThreshold`)."""
-    scorable = sorted(
-        ((score, weight) for weight, score in zip(weights, anomaly_scores, strict=True) if weight.scorable),
-        key=lambda pair: pair[0],
-        reverse=True,
-    )
-    best_in_window = {
-        weight.window: -profile.false_negative_weight for _, weight in scorable if weight.window is not None
-    }
-    total = sum(best_in_window.values())
-    score_above_all = total
-    negated_thresholds: list[float] = []
-    scores: list[float] = []
-    for anomaly_score, weight in scorable:
-        if weight.window is None:
-            total += weight.weight
-        elif weight.weight > best_in_window[weight.window]:
-            total += weight.weight - best_in_window[weight.window]
-            best_in_window[weight.window] = weight.weight
-        if negated_thresholds and negated_thresholds[-1] == -anomaly_score:
-            scores[-1] = total
-        else:
-            negated_thresholds.append(-anomaly_score)
-            scores.append(total)
-    return ThresholdCurve(negated_thresholds=negated_thresholds, scores=scores, score_above_all=score_above_all)
-
-
-def best_threshold(curves: Sequence[ThresholdCurve], candidates: Sequence[float] | None = None) -> tuple[float, float]:
-    """The threshold with the highest summed score over the files, and that score.
-
-    Ties go to the highest threshold: fewer pages for the same benchmark score.
-    """
-    if candidates is None:
-        candidates = sorted({value for curve in curves for value in curve.thresholds}, reverse=True)
-    best = (math.inf, sum(curve.score_above_all for curve in curves))
-    for candidate in candidates:
-        total = sum(curve.score_at(candidate) for curve in curves)
-        if total > best[1]:
-            best = (candidate, total)
-    return best
-
-
 def read_series_csv(path: Path) -> tuple[list[datetime], list[float]]:
     """A NAB data or results file: the `timestamp` column and `value` (or `anomaly_score`)."""
     return _read_columns(path, "value")
@@ -350,8 +300,6 @@ def read_anomaly_scores_csv(path: Path) -> tuple[list[datetime], list[float]]:
 
 
 def read_columns(path: Path, columns: Sequence[str]) -> dict[str, list[str]]:
-    import csv
-
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         table: dict[str, list[str]] = {column: [] for column in columns}
@@ -364,7 +312,3 @@ def read_columns(path: Path, columns: Sequence[str]) -> dict[str, list[str]]:
 def _read_columns(path: Path, value_column: str) -> tuple[list[datetime], list[float]]:
     table = read_columns(path, ("timestamp", value_column))
     return [parse_timestamp(text) for text in table["timestamp"]], [float(text) for text in table[value_column]]
-
-
-def profile_by_name(profiles: Sequence[CostProfile]) -> Mapping[str, CostProfile]:
-    return {profile.name: profile for profile in profiles}

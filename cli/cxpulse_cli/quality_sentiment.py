@@ -16,13 +16,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Final
 
-from cxpulse_scorer.domain.sentiment import POLAR_LABELS, RuleScorer, SentimentScorer
-from cxpulse_scorer.domain.sentiment_calibrated import scorer_from_bytes
-from cxpulse_scorer.domain.sentiment_training import fit_calibration
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.pipeline import make_pipeline
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+from cxpulse_scorer.domain.sentiment import POLAR_LABELS, RuleScorer, SentimentScorer
+from cxpulse_scorer.domain.sentiment_calibrated import scorer_from_bytes
+from cxpulse_scorer.domain.sentiment_training import fit_calibration
 
 AIRLINE_TWEETS: Final = Path("airline_tweets/tweets_dev.csv")
 
@@ -94,9 +96,15 @@ def _accuracy(gold: Sequence[str], predicted: Sequence[str]) -> float:
 
 
 def _baseline_predictions(train: list[_Tweet], test: list[_Tweet]) -> list[str]:
-    pipeline = make_pipeline(TfidfVectorizer(), LogisticRegression(max_iter=_BASELINE_MAX_ITERATIONS))
-    pipeline.fit([tweet.text for tweet in train], [tweet.label for tweet in train])
-    return [str(label) for label in pipeline.predict([tweet.text for tweet in test])]
+    # Of the plain TF-IDF + LR set-ups tried, this was the strongest on these folds, so the
+    # calibration is compared with the hardest honest baseline rather than the default one.
+    pipeline = make_pipeline(
+        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2),
+        LogisticRegression(class_weight="balanced", max_iter=_BASELINE_MAX_ITERATIONS),
+    )
+    with threadpool_limits(limits=1):
+        pipeline.fit([tweet.text for tweet in train], [tweet.label for tweet in train])
+        return [str(label) for label in pipeline.predict([tweet.text for tweet in test])]
 
 
 def _calibrated_scorer(train: list[_Tweet]) -> tuple[SentimentScorer, float]:
@@ -198,8 +206,12 @@ def render_sentiment_quality(quality: SentimentQuality) -> str:
         "",
         "### Calibration on the user's own labels, airline by airline",
         "",
-        "Fitted on two airlines, tested on the third. Baseline: TF-IDF + logistic regression "
-        f"(scikit-learn defaults), same folds, same run; known to score {BASELINE_KNOWN_MACRO_F1}. "
+        "Fitted on two airlines, tested on the third, in this run; nothing fitted here is stored. "
+        "Calibrated: logistic regression over TF-IDF word uni- and bigrams plus the rules' readings, "
+        "regularisation chosen by cross-validation on the training airlines only. Baseline: TF-IDF "
+        "word uni- and bigrams (sublinear tf, min_df 2) + logistic regression (balanced class "
+        f"weights) on the raw text, same folds; a TF-IDF + LR baseline is known to score "
+        f"{BASELINE_KNOWN_MACRO_F1}. "
         f"Goal: calibrated >= baseline + {GOAL_CALIBRATION_MARGIN:.2f} macro-F1 on every fold.",
         "",
         "| test airline | train / test rows | calibrated macro-F1 | baseline macro-F1 | margin "

@@ -25,9 +25,7 @@ MARKDOWN_PATH = REPO_ROOT / "docs" / "benchmarks.md"
 
 def run_section(name: str, duration_s: float | None) -> SectionReport:
     module = importlib.import_module(SECTIONS[name])
-    report: SectionReport = module.run(
-        duration_s=duration_s, progress=lambda step: print(f"  {step}", flush=True)
-    )
+    report: SectionReport = module.run(duration_s=duration_s, progress=lambda step: print(f"  {step}", flush=True))
     return report
 
 
@@ -58,9 +56,7 @@ def bench(args: argparse.Namespace) -> int:
             return 1
         results = record(report, results_path=RESULTS_PATH, markdown_path=MARKDOWN_PATH)
         print_report(report, results)
-    print(
-        f"\nresults in {RESULTS_PATH.relative_to(REPO_ROOT)}, table in {MARKDOWN_PATH.relative_to(REPO_ROOT)}"
-    )
+    print(f"\nresults in {RESULTS_PATH.relative_to(REPO_ROOT)}, table in {MARKDOWN_PATH.relative_to(REPO_ROOT)}")
     return 0
 
 

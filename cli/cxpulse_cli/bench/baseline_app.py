@@ -12,12 +12,13 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from cxpulse_collector.config import CollectorSettings
-from cxpulse_collector.runtime import build_parsers
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from standardwebhooks import Webhook
+
+from cxpulse_collector.config import CollectorSettings
+from cxpulse_collector.runtime import build_parsers
 
 # The collector's own default, so both accept and reject the same batches.
 MAX_BATCH_EVENTS: int = CollectorSettings.model_fields["max_batch_events"].default

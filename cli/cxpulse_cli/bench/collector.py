@@ -80,9 +80,7 @@ class BenchFailed(RuntimeError):
     pass
 
 
-def run(
-    *, duration_s: float | None = None, progress: Callable[[str], None] = lambda _: None
-) -> SectionReport:
+def run(*, duration_s: float | None = None, progress: Callable[[str], None] = lambda _: None) -> SectionReport:
     """Measures in a new run directory, removed afterwards unless something failed (it keeps the logs)."""
     run_dir = Path(tempfile.mkdtemp(prefix="cxpulse-bench-collector-"))
     try:

@@ -19,13 +19,12 @@ from datetime import UTC, datetime
 from itertools import cycle
 from typing import Any
 
+from cxpulse_cli.bench.loadgen import SurveyFactory
 from cxpulse_collector.domain.ingest import to_event
 from cxpulse_collector.service import to_record
 from cxpulse_contracts import SurveySubmission
 from cxpulse_shared.kafka import OutgoingRecord, make_producer
 from cxpulse_shared.settings import KafkaSettings
-
-from cxpulse_cli.bench.loadgen import SurveyFactory
 
 # Records are reused round-robin: the broker does not de-duplicate, and building one per send
 # for a whole run would take longer than the run.
@@ -74,9 +73,7 @@ def collector_records(plan: ProducerPlan, count: int) -> list[OutgoingRecord]:
 
 def produce(plan: ProducerPlan) -> ProducerResult:
     records = cycle(collector_records(plan, DISTINCT_RECORDS))
-    producer = make_producer(
-        KafkaSettings(bootstrap_servers=plan.bootstrap_servers), max_block_ms=MAX_BLOCK_MS
-    )
+    producer = make_producer(KafkaSettings(bootstrap_servers=plan.bootstrap_servers), max_block_ms=MAX_BLOCK_MS)
     failures = 0
 
     def count_failure(_error: Any) -> None:

@@ -7,14 +7,6 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from cxpulse_contracts import topics
-from cxpulse_shared.health import ReadinessCheck, health_router
-from cxpulse_shared.http_metrics import RequestCounter
-from cxpulse_shared.kafka import AsyncPublisher, make_producer
-from cxpulse_shared.problem import install_problem_handlers
-from cxpulse_shared.redis import make_async_redis
-from cxpulse_shared.settings import KafkaSettings, RedisSettings, TelemetrySettings
-from cxpulse_shared.telemetry import make_registry, make_tracer_provider
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
@@ -26,6 +18,17 @@ from cxpulse_collector.metrics import CollectorMetrics
 from cxpulse_collector.runtime import CollectorRuntime, RateLimiter
 from cxpulse_collector.service import EventClaims, IngestService, Publisher
 from cxpulse_collector.sources.registry import load_adapters
+from cxpulse_contracts import topics
+from cxpulse_shared.health import ReadinessCheck, health_router
+from cxpulse_shared.http_metrics import RequestCounter
+from cxpulse_shared.kafka import AsyncPublisher, make_producer
+from cxpulse_shared.problem import install_problem_handlers
+from cxpulse_shared.redis import make_async_redis
+from cxpulse_shared.settings import KafkaSettings, RedisSettings, TelemetrySettings
+from cxpulse_shared.telemetry import make_registry, make_tracer_provider
+
+# The producer's send() runs on the event loop (see AsyncPublisher): never let it block for long.
+SEND_MAX_BLOCK_MS = 250
 
 
 @dataclass
@@ -42,7 +45,7 @@ def build_real_adapters(
     settings: CollectorSettings, kafka: KafkaSettings, redis_settings: RedisSettings
 ) -> CollectorAdapters:
     redis_client = make_async_redis(redis_settings)
-    producer = make_producer(kafka, max_block_ms=int(settings.publish_timeout_s * 1000))
+    producer = make_producer(kafka, max_block_ms=SEND_MAX_BLOCK_MS)
     # Fetching the topic's metadata now connects the producer, so readiness means "can publish".
     producer.partitions_for(topics.FEEDBACK)
     publisher = AsyncPublisher(

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from cxpulse_shared.settings import reject_placeholder
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cxpulse_shared.settings import reject_placeholder
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
 
@@ -20,17 +21,13 @@ class CollectorSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="COLLECTOR_", extra="ignore")
 
     channels_file: Path = Path("config/channels.yaml")
-    pseudonymisation_key: SecretStr = Field(
-        description="keyed hash for customer_id; COLLECTOR_PSEUDONYMISATION_KEY"
-    )
+    pseudonymisation_key: SecretStr = Field(description="keyed hash for customer_id; COLLECTOR_PSEUDONYMISATION_KEY")
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_text_chars: int = Field(default=10_000, ge=1)
     max_batch_events: int = Field(default=1_000, ge=1)
     publish_timeout_s: float = Field(default=5.0, gt=0)
     redis_timeout_s: float = Field(default=2.0, gt=0)
-    dedupe_ttl_hours: int = Field(
-        default=72, ge=72, description="claims of published events live at least 72 h"
-    )
+    dedupe_ttl_hours: int = Field(default=72, ge=72, description="claims of published events live at least 72 h")
     pending_claim_ttl_s: int = Field(default=60, ge=5)
     retry_after_s: int = Field(default=2, ge=1)
 
@@ -46,15 +43,11 @@ class Channel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
-    source: str = Field(
-        pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$", description="whose ids this channel speaks for"
-    )
+    source: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$", description="whose ids this channel speaks for")
     secrets: tuple[SecretStr, ...] = Field(min_length=1, description="several during a rotation")
     brands: tuple[str, ...] = Field(default=("*",), description="brands it may post for; '*' for any")
     default_brand: str | None = Field(default=None, description="brand of source-native payloads")
-    rate_limit_per_s: float | None = Field(
-        default=10.0, gt=0, description="requests per second; null for none"
-    )
+    rate_limit_per_s: float | None = Field(default=10.0, gt=0, description="requests per second; null for none")
     burst: int = Field(default=20, ge=1)
     options: dict[str, Any] = Field(default_factory=dict, description="source-specific adapter options")
 

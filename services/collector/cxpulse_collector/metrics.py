@@ -36,9 +36,7 @@ class CollectorMetrics:
                 ["channel"],
                 registry=registry,
             ),
-            rejections=Counter(
-                "cx_collector_rejections", "Requests refused, by reason", ["reason"], registry=registry
-            ),
+            rejections=Counter("cx_collector_rejections", "Requests refused, by reason", ["reason"], registry=registry),
             publish_seconds=Histogram(
                 "cx_collector_publish_seconds",
                 "Time from publish to the broker's acknowledgement of a request's events",

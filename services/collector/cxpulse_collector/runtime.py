@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol
 
-from cxpulse_contracts import MentionSubmission, SurveySubmission
 from opentelemetry.trace import Tracer
 from pydantic import Field, TypeAdapter
 from standardwebhooks import Webhook
@@ -15,6 +14,7 @@ from cxpulse_collector.config import Channel, CollectorSettings
 from cxpulse_collector.metrics import CollectorMetrics
 from cxpulse_collector.service import IngestService
 from cxpulse_collector.sources.base import SourceAdapter
+from cxpulse_contracts import MentionSubmission, SurveySubmission
 
 
 class RateLimiter(Protocol):

@@ -8,13 +8,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from cxpulse_contracts import topics
-from cxpulse_shared.cloudevents import cloudevent_headers
-from cxpulse_shared.kafka import OutgoingRecord
-
 from cxpulse_collector.adapters.claims import ClaimOutcome
 from cxpulse_collector.domain.ingest import FeedbackEvent
 from cxpulse_collector.metrics import CollectorMetrics
+from cxpulse_contracts import topics
+from cxpulse_shared.cloudevents import cloudevent_headers
+from cxpulse_shared.kafka import OutgoingRecord
 
 
 class EventClaims(Protocol):
@@ -73,9 +72,7 @@ class IngestService:
         token = uuid.uuid4().hex
         outcomes = await self._claims.claim(unique_ids, token)
         claimed = [
-            event_id
-            for event_id, outcome in zip(unique_ids, outcomes, strict=True)
-            if outcome is ClaimOutcome.CLAIMED
+            event_id for event_id, outcome in zip(unique_ids, outcomes, strict=True) if outcome is ClaimOutcome.CLAIMED
         ]
         in_flight = any(outcome is ClaimOutcome.IN_FLIGHT for outcome in outcomes)
         if in_flight:
@@ -92,8 +89,11 @@ class IngestService:
         finally:
             self._metrics.publish_seconds.observe(time.perf_counter() - started)
         await self._claims.confirm(claimed, token)
-        for event_id in claimed:
-            self._metrics.events_accepted.labels(channel, first_seen[event_id].kind).inc()
+        surveys = sum(1 for event_id in claimed if first_seen[event_id].kind == "survey")
+        if surveys:
+            self._metrics.events_accepted.labels(channel, "survey").inc(surveys)
+        if len(claimed) > surveys:
+            self._metrics.events_accepted.labels(channel, "mention").inc(len(claimed) - surveys)
         duplicates = len(events) - len(claimed)
         if duplicates:
             self._metrics.events_duplicate.labels(channel).inc(duplicates)

@@ -13,7 +13,7 @@ from pydantic import AwareDatetime
 from cxpulse_scorer.adapters.aggregates import RedisAggregates
 from cxpulse_scorer.brands import Brand, BrandCatalog
 from cxpulse_scorer.domain.drivers import key_drivers
-from cxpulse_scorer.domain.pnl import Period, pnl_lines, period_days
+from cxpulse_scorer.domain.pnl import Period, period_days, pnl_lines
 from cxpulse_scorer.domain.satisfaction import ALL_STAGES, WINDOWS, SatisfactionCounts, figures
 from cxpulse_shared.auth import Caller, TokenAuthority
 from cxpulse_shared.problem import Problem
@@ -34,12 +34,12 @@ class ScorerRuntime:
     stage_order: dict[str, list[str]]
 
 
-def runtime(request: Request) -> ScorerRuntime:
+async def runtime(request: Request) -> ScorerRuntime:
     state: ScorerRuntime = request.app.state.scorer
     return state
 
 
-def caller(request: Request, state: Annotated[ScorerRuntime, Depends(runtime)]) -> Caller:
+async def caller(request: Request, state: Annotated[ScorerRuntime, Depends(runtime)]) -> Caller:
     return state.authority.caller_for(request)
 
 

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from prometheus_client import CollectorRegistry
 
 from cxpulse_contracts import topics
 from cxpulse_scorer.adapters.aggregates import RedisAggregates

@@ -17,7 +17,7 @@ from prometheus_client.registry import Collector
 
 from cxpulse_scorer.adapters.aggregates import RedisAggregates
 from cxpulse_scorer.brands import BrandCatalog
-from cxpulse_scorer.domain.pnl import pnl_lines, period_days
+from cxpulse_scorer.domain.pnl import period_days, pnl_lines
 from cxpulse_scorer.domain.satisfaction import ALL_STAGES, WINDOWS, figures
 
 EXPORTED_WINDOWS = ("1h", "24h", "7d")

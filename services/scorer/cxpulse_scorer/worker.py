@@ -8,7 +8,6 @@ write (down, or full under `noeviction`) nothing is committed and the batch is r
 
 from __future__ import annotations
 
-import base64
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -21,10 +20,11 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from pydantic import TypeAdapter, ValidationError
 
-from cxpulse_contracts import DeadLetter, FeedbackEvent, topics
+from cxpulse_contracts import FeedbackEvent, topics
 from cxpulse_scorer.adapters.aggregates import DUPLICATE, RedisAggregates
 from cxpulse_scorer.domain.scoring import FeedbackScorer
-from cxpulse_shared.cloudevents import cloudevent_headers, headers_as_dict
+from cxpulse_shared.cloudevents import cloudevent_headers
+from cxpulse_shared.dead_letters import dead_letter
 
 logger = logging.getLogger(__name__)
 GROUP = "cx-scorer"
@@ -66,19 +66,6 @@ class ScorerMetrics:
 
 def source_position(record: Any) -> str:
     return f"{record.topic}:{record.partition}:{record.offset}"
-
-
-def dead_letter(record: Any, reason: str) -> DeadLetter:
-    return DeadLetter(
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        reason=reason[:2000],
-        value_base64=base64.b64encode(record.value or b"").decode(),
-        headers=headers_as_dict(record.headers or []),
-        consumer_group=GROUP,
-        occurred_at=datetime.now(UTC),
-    )
 
 
 class ScoringPipeline:
@@ -140,7 +127,7 @@ class ScoringPipeline:
                     headers=self._headers(record, item.contribution.event_id, item.scored.scored_at),
                 )
             for record, reason in dead:
-                letter = dead_letter(record, reason)
+                letter = dead_letter(record, reason=reason, consumer_group=GROUP)
                 producer.send(
                     topics.DEAD_LETTERS,
                     key=record.key,

@@ -31,9 +31,7 @@ class TokenAuthority:
     def caller_for(self, request: Request) -> Caller:
         scheme, _, presented = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not presented:
-            raise Problem(
-                401, "unauthenticated", "Missing bearer token", headers={"WWW-Authenticate": "Bearer"}
-            )
+            raise Problem(401, "unauthenticated", "Missing bearer token", headers={"WWW-Authenticate": "Bearer"})
         presented_bytes = presented.strip().encode()
         team = None
         # Compare against every token so the time taken does not reveal which one nearly matched.
@@ -41,7 +39,5 @@ class TokenAuthority:
             if hmac.compare_digest(presented_bytes, token):
                 team = candidate_team
         if team is None:
-            raise Problem(
-                401, "unauthenticated", "Unknown bearer token", headers={"WWW-Authenticate": "Bearer"}
-            )
+            raise Problem(401, "unauthenticated", "Unknown bearer token", headers={"WWW-Authenticate": "Bearer"})
         return Caller(team)

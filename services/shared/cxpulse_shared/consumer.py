@@ -29,13 +29,16 @@ class ConsumerWorker:
         poll_timeout_ms: int = 500,
         max_records: int = 1000,
         on_stop: Callable[[], None] = lambda: None,
+        on_idle: Callable[[], None] = lambda: None,
     ) -> None:
+        """`on_idle` runs after a poll that brought nothing, for timers that must fire without traffic."""
         self._name = name
         self._consumer_factory = consumer_factory
         self._handle_batch = handle_batch
         self._poll_timeout_ms = poll_timeout_ms
         self._max_records = max_records
         self._on_stop = on_stop
+        self._on_idle = on_idle
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"{name}-consumer", daemon=True)
         self.last_poll_monotonic = 0.0
@@ -79,3 +82,5 @@ class ConsumerWorker:
             self.assigned_partitions = len(consumer.assignment())
             if batch:
                 self._handle_batch(consumer, batch)
+            else:
+                self._on_idle()

@@ -11,9 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 ReadinessCheck = Callable[[], Awaitable[bool]]
 
 
-def health_router(
-    *, checks: Callable[[], Mapping[str, ReadinessCheck]], registry: CollectorRegistry
-) -> APIRouter:
+def health_router(*, checks: Callable[[], Mapping[str, ReadinessCheck]], registry: CollectorRegistry) -> APIRouter:
     """`checks` is called per request because adapters are only known once the lifespan ran."""
     router = APIRouter(tags=["operations"])
 

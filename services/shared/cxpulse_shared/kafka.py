@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,9 +36,7 @@ class OutgoingRecord:
     headers: Headers
 
 
-def make_producer(
-    settings: KafkaSettings, *, transactional_id: str | None = None, **overrides: Any
-) -> KafkaProducer:
+def make_producer(settings: KafkaSettings, *, transactional_id: str | None = None, **overrides: Any) -> KafkaProducer:
     config: dict[str, Any] = {
         "bootstrap_servers": settings.bootstrap_servers.split(","),
         "client_id": settings.client_id,
@@ -54,9 +53,7 @@ def make_producer(
     return KafkaProducer(**config)
 
 
-def make_consumer(
-    settings: KafkaSettings, *, group_id: str, topics: Sequence[str], **overrides: Any
-) -> KafkaConsumer:
+def make_consumer(settings: KafkaSettings, *, group_id: str, topics: Sequence[str], **overrides: Any) -> KafkaConsumer:
     config: dict[str, Any] = {
         "bootstrap_servers": settings.bootstrap_servers.split(","),
         "client_id": settings.client_id,
@@ -91,9 +88,11 @@ def ensure_topics(settings: KafkaSettings, topics: Sequence[str], *, partitions:
 class AsyncPublisher:
     """Publishes records from async code and resolves once the broker acknowledged all of them.
 
-    `send()` runs on a worker thread because kafka-python may block on metadata or a full
-    buffer; the acknowledgements come back on the producer's I/O thread and are handed to the
-    event loop with `call_soon_threadsafe`.
+    `send()` runs on the event loop: topic metadata is fetched before the first request and the
+    producer's buffer only fills while the broker is gone, so a send blocks at most the
+    producer's `max_block_ms` (kept short) before the request is answered 503. Acknowledgements
+    arrive on the producer's I/O thread; they are counted there and the event loop is woken once
+    per request, not once per record.
     """
 
     def __init__(self, producer: KafkaProducer, *, bootstrap_servers: str, timeout_s: float) -> None:
@@ -106,30 +105,17 @@ class AsyncPublisher:
         if not records:
             return
         loop = asyncio.get_running_loop()
-        acknowledgements = [loop.create_future() for _ in records]
+        all_acknowledged: asyncio.Future[None] = loop.create_future()
+        tracker = _AcknowledgementCounter(loop, all_acknowledged, len(records))
         try:
-            await asyncio.wait_for(
-                asyncio.to_thread(self._send_all, loop, records, acknowledgements), self._timeout_s
-            )
-            await asyncio.wait_for(asyncio.gather(*acknowledgements), self._timeout_s)
+            for record in records:
+                future = self._producer.send(record.topic, key=record.key, value=record.value, headers=record.headers)
+                future.add_callback(tracker.acknowledged)
+                future.add_errback(tracker.failed)
+            await asyncio.wait_for(all_acknowledged, self._timeout_s)
         except (TimeoutError, KafkaError) as error:
             self._last_failure_monotonic = time.monotonic()
-            for pending in acknowledgements:
-                pending.cancel()
             raise PublishFailed(f"broker did not acknowledge {len(records)} record(s): {error!r}") from error
-
-    def _send_all(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        records: Sequence[OutgoingRecord],
-        acknowledgements: Sequence[asyncio.Future[None]],
-    ) -> None:
-        for record, acknowledgement in zip(records, acknowledgements, strict=True):
-            future = self._producer.send(
-                record.topic, key=record.key, value=record.value, headers=record.headers
-            )
-            future.add_callback(_resolve_later, loop, acknowledgement)
-            future.add_errback(_fail_later, loop, acknowledgement)
 
     async def broker_reachable(self) -> bool:
         """Not ready while publishes fail, nor while no bootstrap server accepts a connection."""
@@ -141,6 +127,24 @@ class AsyncPublisher:
         self._producer.close(timeout=5)
 
 
+class _AcknowledgementCounter:
+    def __init__(self, loop: asyncio.AbstractEventLoop, done: asyncio.Future[None], expected: int) -> None:
+        self._loop = loop
+        self._done = done
+        self._remaining = expected
+        self._lock = threading.Lock()
+
+    def acknowledged(self, _metadata: Any) -> None:
+        with self._lock:
+            self._remaining -= 1
+            finished = self._remaining == 0
+        if finished:
+            self._loop.call_soon_threadsafe(_set_result_unless_done, self._done)
+
+    def failed(self, error: BaseException) -> None:
+        self._loop.call_soon_threadsafe(_set_exception_unless_done, self._done, error)
+
+
 def any_server_accepts(bootstrap_servers: str, *, timeout_s: float) -> bool:
     for server in bootstrap_servers.split(","):
         host, _, port = server.strip().rpartition(":")
@@ -150,18 +154,6 @@ def any_server_accepts(bootstrap_servers: str, *, timeout_s: float) -> bool:
         except (OSError, ValueError):
             continue
     return False
-
-
-def _resolve_later(
-    loop: asyncio.AbstractEventLoop, acknowledgement: asyncio.Future[None], _metadata: Any
-) -> None:
-    loop.call_soon_threadsafe(_set_result_unless_done, acknowledgement)
-
-
-def _fail_later(
-    loop: asyncio.AbstractEventLoop, acknowledgement: asyncio.Future[None], error: BaseException
-) -> None:
-    loop.call_soon_threadsafe(_set_exception_unless_done, acknowledgement, error)
 
 
 def _set_result_unless_done(future: asyncio.Future[None]) -> None:

@@ -49,9 +49,7 @@ def problem_response(problem: Problem, instance: str) -> JSONResponse:
         body["detail"] = problem.detail
     if problem.errors:
         body["errors"] = problem.errors
-    return JSONResponse(
-        body, status_code=problem.status, headers=problem.headers, media_type=PROBLEM_MEDIA_TYPE
-    )
+    return JSONResponse(body, status_code=problem.status, headers=problem.headers, media_type=PROBLEM_MEDIA_TYPE)
 
 
 def json_pointer(location: Sequence[int | str]) -> str:
@@ -62,8 +60,7 @@ def json_pointer(location: Sequence[int | str]) -> str:
 
 def validation_errors(errors: Sequence[Mapping[str, Any]], *, skip_prefix: int = 0) -> list[dict[str, str]]:
     return [
-        {"pointer": json_pointer(tuple(error["loc"])[skip_prefix:]), "detail": str(error["msg"])}
-        for error in errors
+        {"pointer": json_pointer(tuple(error["loc"])[skip_prefix:]), "detail": str(error["msg"])} for error in errors
     ]
 
 
@@ -80,9 +77,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_request_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        problem = Problem(
-            422, "invalid-request", "Invalid request parameters", errors=validation_errors(exc.errors())
-        )
+        problem = Problem(422, "invalid-request", "Invalid request parameters", errors=validation_errors(exc.errors()))
         return problem_response(problem, request.url.path)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -50,8 +50,6 @@ def consuming_service_app(
     app.include_router(health_router(checks=checks, registry=registry))
     for router in routers:
         app.include_router(router)
-    requests = Counter(
-        "cx_http_requests", "API requests by route and status", ["route", "status"], registry=registry
-    )
+    requests = Counter("cx_http_requests", "API requests by route and status", ["route", "status"], registry=registry)
     app.add_middleware(RequestCounter, counter=requests)
     return app

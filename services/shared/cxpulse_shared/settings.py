@@ -9,9 +9,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PLACEHOLDER_SECRETS = frozenset(
-    {"", "changeme", "change-me", "secret", "password", "placeholder", "todo", "xxx"}
-)
+PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "password", "placeholder", "todo", "xxx"})
 
 
 def reject_placeholder(value: SecretStr, *, name: str) -> SecretStr:

@@ -12,9 +12,7 @@ from prometheus_client import CollectorRegistry
 from cxpulse_shared.settings import TelemetrySettings
 
 
-def make_tracer_provider(
-    default_service_name: str, settings: TelemetrySettings | None = None
-) -> TracerProvider:
+def make_tracer_provider(default_service_name: str, settings: TelemetrySettings | None = None) -> TracerProvider:
     """A real SDK provider even without an exporter: trace ids must exist to ride in Kafka headers."""
     settings = settings or TelemetrySettings()
     resource = Resource.create({SERVICE_NAME: settings.service_name or default_service_name})

@@ -27,9 +27,7 @@ THROUGHPUT_ROW = Row(
 )
 
 
-def demo_report(
-    rps: float, *, baseline_rps: float = 1000.0, extra: dict[str, float] | None = None
-) -> SectionReport:
+def demo_report(rps: float, *, baseline_rps: float = 1000.0, extra: dict[str, float] | None = None) -> SectionReport:
     metrics = {
         "demo_rps": rps,
         "demo_baseline_rps": baseline_rps,

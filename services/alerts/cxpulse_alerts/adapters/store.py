@@ -91,9 +91,7 @@ class RedisAlertStore:
         return incidents
 
     def active_brands(self) -> list[str]:
-        return sorted(
-            key.decode().removeprefix(PREFIX + "active:") for key in self._client.scan_iter(active_key("*"))
-        )
+        return sorted(key.decode().removeprefix(PREFIX + "active:") for key in self._client.scan_iter(active_key("*")))
 
     def recent(self, limit: int = 200) -> list[Incident]:
         ids: list[Any] = self._client.zrevrange(PREFIX + "incidents", 0, limit - 1)

@@ -156,20 +156,35 @@ class EngineSettings:
     max_terms: int = 10
 
 
+# Evidence families and how much each says about a crisis (as opposed to one customer's issue).
+# An influencer's complaint and the same post going viral are one piece of evidence, not two.
+DETECTOR_FAMILIES: Mapping[str, str] = {"influencer_detractor": "single_post", "viral_complaint": "single_post"}
+FAMILY_WEIGHTS: Mapping[str, float] = {
+    "volume_spike": 1.0,
+    "swing_to_negative": 1.0,
+    "velocity": 0.8,
+    "stage_satisfaction_drop": 0.8,
+    "topic_burst": 0.6,
+    "single_post": 0.6,
+}
+
+
 def crisis_risk(signals: Iterable[Signal]) -> float:
-    """Independent evidence compounds: 1 − Π(1 − score); one strong signal alone stays below 1."""
-    remaining = 1.0
+    """Independent families of evidence compound, 1 − Π(1 − weight × strongest score); repeated
+    findings of one family (the same detector on several stages) count once, at their strongest."""
+    strongest: dict[str, float] = {}
     for signal in signals:
-        remaining *= 1.0 - min(max(signal.score, 0.0), 0.999)
+        family = DETECTOR_FAMILIES.get(signal.detector, signal.detector)
+        strongest[family] = max(strongest.get(family, 0.0), min(max(signal.score, 0.0), 0.999))
+    remaining = 1.0
+    for family, score in strongest.items():
+        remaining *= 1.0 - FAMILY_WEIGHTS.get(family, 1.0) * score
     return round(1.0 - remaining, 4)
 
 
-def severity_for(risk: float, total_reach: int) -> int:
-    """1 (lowest) to 5: risk sets the level, a large audience raises it (a crisis is public)."""
-    level = 1 + math.floor(risk * 4)
-    if total_reach >= 1_000_000:
-        level += 1
-    return max(1, min(5, level))
+def severity_for(risk: float) -> int:
+    """1 (lowest) to 5, in equal steps of crisis risk."""
+    return max(1, min(5, 1 + math.floor(risk * 5)))
 
 
 def incident_id_for(brand: str, scope: str, opened_at: datetime) -> str:
@@ -212,7 +227,7 @@ class IncidentEngine:
         for signal in strong:
             merged[signal.key] = signal
         updated = self._with_evidence(
-            replace(current, signals=merged, updated_at=now, last_signal_at=max(s.at for s in strong)),
+            replace(current, signals=merged, updated_at=now, last_signal_at=now),
             samples,
             top_terms,
             reach,
@@ -240,7 +255,7 @@ class IncidentEngine:
             crisis_risk=0.0,
             opened_at=now,
             updated_at=now,
-            last_signal_at=max(signal.at for signal in signals),
+            last_signal_at=now,
             signals={signal.key: signal for signal in signals},
             routing=Routing(teams=(), receivers=()),
         )
@@ -259,7 +274,7 @@ class IncidentEngine:
         terms = tuple(dict.fromkeys((*top_terms, *incident.top_terms)))[: self.settings.max_terms]
         total_reach = incident.total_reach + reach
         risk = crisis_risk(self._effective(signals))
-        severity = max(incident.severity if incident.active else 1, severity_for(risk, total_reach))
+        severity = max(incident.severity if incident.active else 1, severity_for(risk))
         with_evidence = replace(
             incident,
             stages=stages,
@@ -280,14 +295,10 @@ class IncidentEngine:
 
     def acknowledge(self, incident: Incident, *, actor: str, now: datetime) -> Change:
         if incident.status != "open":
-            raise IncidentStateError(
-                f"{incident.id} is {incident.status}; only an open incident can be acknowledged"
-            )
+            raise IncidentStateError(f"{incident.id} is {incident.status}; only an open incident can be acknowledged")
         return Change(
             "acknowledged",
-            replace(
-                incident, status="acknowledged", acknowledged_at=now, acknowledged_by=actor, updated_at=now
-            ),
+            replace(incident, status="acknowledged", acknowledged_at=now, acknowledged_by=actor, updated_at=now),
             actor,
         )
 
@@ -325,15 +336,11 @@ class IncidentEngine:
             and incident.escalation_level == 0
             and now - incident.opened_at >= deadline
         ):
-            escalated = replace(
-                incident, escalation_level=1, severity=min(5, incident.severity + 1), updated_at=now
-            )
+            escalated = replace(incident, escalation_level=1, severity=min(5, incident.severity + 1), updated_at=now)
             changes.append(Change("escalated", escalated))
         return changes
 
-    def due_notifications(
-        self, incident: Incident, *, now: datetime
-    ) -> tuple[Incident, list[NotificationIntent]]:
+    def due_notifications(self, incident: Incident, *, now: datetime) -> tuple[Incident, list[NotificationIntent]]:
         """Alertmanager timing: first after group_wait, changes after group_interval, repeats after
         repeat_interval; silenced incidents stay quiet except for their resolution."""
         routing = incident.routing

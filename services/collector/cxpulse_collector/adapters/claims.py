@@ -9,28 +9,37 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from typing import Any
 
 import redis.asyncio
+from redis.crc import key_slot
 
 KEY_PREFIX = "cx:collector:event:"
 PUBLISHED = b"published"
 
+# Each script takes every key of one Redis Cluster slot at once: one round trip per slot and step.
 _CLAIM = """
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
-local current = redis.call('GET', KEYS[1])
-if current == 'published' then return 2 end
-return 3
+local results = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('SET', key, ARGV[1], 'NX', 'PX', ARGV[2]) then
+    results[i] = 1
+  elseif redis.call('GET', key) == 'published' then
+    results[i] = 2
+  else
+    results[i] = 3
+  end
+end
+return results
 """
 _CONFIRM = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('SET', KEYS[1], 'published', 'PX', ARGV[2])
-  return 1
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then redis.call('SET', key, 'published', 'PX', ARGV[2]) end
 end
 return 0
 """
 _RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key) end
+end
 return 0
 """
 
@@ -41,11 +50,23 @@ class ClaimOutcome(enum.Enum):
     IN_FLIGHT = 3
 
 
-class RedisEventClaims:
-    """One pipelined round trip per step; per-key scripts keep it valid on Redis Cluster."""
+def keys_by_slot(event_ids: Sequence[str], *, clustered: bool) -> dict[int, list[tuple[int, str]]]:
+    """(position, key) pairs per script call: one call on a single Redis, one per slot on a cluster."""
+    groups: dict[int, list[tuple[int, str]]] = {}
+    for position, event_id in enumerate(event_ids):
+        key = KEY_PREFIX + event_id
+        groups.setdefault(key_slot(key.encode()) if clustered else 0, []).append((position, key))
+    return groups
 
-    def __init__(self, client: redis.asyncio.Redis, *, pending_ttl_s: int, published_ttl_s: int) -> None:
+
+class RedisEventClaims:
+    """One script call per cluster slot and step (a single call for a single event)."""
+
+    def __init__(
+        self, client: redis.asyncio.Redis | redis.asyncio.RedisCluster, *, pending_ttl_s: int, published_ttl_s: int
+    ) -> None:
         self._client = client
+        self._clustered = isinstance(client, redis.asyncio.RedisCluster)
         self._pending_ttl_ms = str(pending_ttl_s * 1000)
         self._published_ttl_ms = str(published_ttl_s * 1000)
         self._claim = client.register_script(_CLAIM)
@@ -53,22 +74,20 @@ class RedisEventClaims:
         self._release = client.register_script(_RELEASE)
 
     async def claim(self, event_ids: Sequence[str], token: str) -> list[ClaimOutcome]:
-        results = await self._run(self._claim, event_ids, [f"pending:{token}", self._pending_ttl_ms])
-        return [ClaimOutcome(int(result)) for result in results]
+        outcomes: list[ClaimOutcome] = [ClaimOutcome.IN_FLIGHT] * len(event_ids)
+        for group in keys_by_slot(event_ids, clustered=self._clustered).values():
+            results = await self._claim(keys=[key for _, key in group], args=[f"pending:{token}", self._pending_ttl_ms])
+            for (position, _), result in zip(group, results, strict=True):
+                outcomes[position] = ClaimOutcome(int(result))
+        return outcomes
 
     async def confirm(self, event_ids: Sequence[str], token: str) -> None:
-        await self._run(self._confirm, event_ids, [f"pending:{token}", self._published_ttl_ms])
+        for group in keys_by_slot(event_ids, clustered=self._clustered).values():
+            await self._confirm(keys=[key for _, key in group], args=[f"pending:{token}", self._published_ttl_ms])
 
     async def release(self, event_ids: Sequence[str], token: str) -> None:
-        await self._run(self._release, event_ids, [f"pending:{token}"])
+        for group in keys_by_slot(event_ids, clustered=self._clustered).values():
+            await self._release(keys=[key for _, key in group], args=[f"pending:{token}"])
 
     async def ping(self) -> bool:
         return bool(await self._client.ping())
-
-    async def _run(self, script: object, event_ids: Sequence[str], args: list[str]) -> list[Any]:
-        if not event_ids:
-            return []
-        async with self._client.pipeline(transaction=False) as pipe:
-            for event_id in event_ids:
-                await script(keys=[KEY_PREFIX + event_id], args=args, client=pipe)  # type: ignore[operator]
-            return list(await pipe.execute())

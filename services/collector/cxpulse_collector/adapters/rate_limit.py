@@ -29,7 +29,5 @@ class RedisRateLimiter:
     async def wait_seconds(self, key: str, *, per_second: float, burst: int) -> float:
         """0 when the request may go ahead, else how long until it may."""
         interval_ms = 1000.0 / per_second
-        wait_ms = await self._script(
-            keys=[f"cx:collector:rate:{key}"], args=[interval_ms, interval_ms * (burst - 1)]
-        )
+        wait_ms = await self._script(keys=[f"cx:collector:rate:{key}"], args=[interval_ms, interval_ms * (burst - 1)])
         return math.ceil(float(wait_ms)) / 1000.0

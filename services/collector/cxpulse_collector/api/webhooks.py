@@ -8,9 +8,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import redis.exceptions
-from cxpulse_shared.cloudevents import current_trace_carrier
-from cxpulse_shared.kafka import PublishFailed
-from cxpulse_shared.problem import Problem, validation_errors
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from opentelemetry import propagate, trace
@@ -21,6 +18,9 @@ from cxpulse_collector.domain.ingest import Submission, brands_outside_scope, ov
 from cxpulse_collector.runtime import CollectorRuntime
 from cxpulse_collector.service import EventsInFlight
 from cxpulse_collector.sources.base import ChannelContext, PayloadInvalid, SignatureInvalid, SourceRequest
+from cxpulse_shared.cloudevents import current_trace_carrier
+from cxpulse_shared.kafka import PublishFailed
+from cxpulse_shared.problem import Problem, validation_errors
 
 ChannelName = Annotated[str, Query(min_length=1, max_length=64, description="the configured channel sending")]
 
@@ -31,7 +31,8 @@ class Accepted(BaseModel):
     event_ids: list[str]
 
 
-def runtime(request: Request) -> CollectorRuntime:
+async def runtime(request: Request) -> CollectorRuntime:
+    """Async on purpose: FastAPI runs a plain `def` dependency on a worker thread per request."""
     state: CollectorRuntime = request.app.state.collector
     return state
 
@@ -75,9 +76,7 @@ async def read_body(request: Request, limit: int) -> bytes:
 def require_json(request: Request) -> None:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
-        raise Problem(
-            415, "unsupported-media-type", "Body must be JSON", "send Content-Type: application/json"
-        )
+        raise Problem(415, "unsupported-media-type", "Body must be JSON", "send Content-Type: application/json")
 
 
 def find_channel(state: CollectorRuntime, name: str) -> Channel:
@@ -92,9 +91,7 @@ async def enforce_rate_limit(state: CollectorRuntime, channel: Channel) -> None:
         return
     wait_s = await guarded(
         state,
-        state.rate_limiter.wait_seconds(
-            channel.name, per_second=channel.rate_limit_per_s, burst=channel.burst
-        ),
+        state.rate_limiter.wait_seconds(channel.name, per_second=channel.rate_limit_per_s, burst=channel.burst),
     )
     if wait_s > 0:
         state.metrics.rejections.labels("rate_limited").inc()
@@ -154,9 +151,7 @@ def parse_submissions(state: CollectorRuntime, kind: str, body: bytes) -> list[S
     return submissions
 
 
-async def accept(
-    state: CollectorRuntime, channel: Channel, submissions: Sequence[Submission]
-) -> JSONResponse:
+async def accept(state: CollectorRuntime, channel: Channel, submissions: Sequence[Submission]) -> JSONResponse:
     too_long = overlong_texts(submissions, max_chars=state.settings.max_text_chars)
     if too_long:
         state.metrics.rejections.labels("text_too_long").inc()
@@ -166,8 +161,7 @@ async def accept(
             "Text field too long",
             f"text fields hold at most {state.settings.max_text_chars} characters",
             errors=[
-                {"pointer": f"/{item.index}/{item.field}", "detail": f"{item.length} characters"}
-                for item in too_long
+                {"pointer": f"/{item.index}/{item.field}", "detail": f"{item.length} characters"} for item in too_long
             ],
         )
     foreign = brands_outside_scope(submissions, channel.brands)
@@ -191,26 +185,20 @@ async def accept(
         for submission in submissions
     ]
     try:
-        result = await state.ingest.ingest(
-            events, channel=channel.name, trace_carrier=current_trace_carrier()
-        )
+        result = await state.ingest.ingest(events, channel=channel.name, trace_carrier=current_trace_carrier())
     except PublishFailed as error:
         raise unavailable(state, "broker", "the broker did not acknowledge in time") from error
     except (TimeoutError, redis.exceptions.RedisError, OSError) as error:
         raise unavailable(state, "redis", f"Redis unavailable: {type(error).__name__}") from error
     except EventsInFlight:
-        raise unavailable(
-            state, "in_flight", "some events are being published by a concurrent request"
-        ) from None
+        raise unavailable(state, "in_flight", "some events are being published by a concurrent request") from None
     return JSONResponse(
         {"accepted": result.accepted, "duplicates": result.duplicates, "event_ids": result.event_ids},
         status_code=202,
     )
 
 
-async def receive_own_format(
-    state: CollectorRuntime, request: Request, channel_name: str, kind: str
-) -> JSONResponse:
+async def receive_own_format(state: CollectorRuntime, request: Request, channel_name: str, kind: str) -> JSONResponse:
     tracer = state.tracer
     with tracer.start_as_current_span(
         f"POST /v1/{kind}s", context=propagate.extract(request.headers), kind=trace.SpanKind.SERVER
@@ -220,9 +208,7 @@ async def receive_own_format(
         body = await read_body(request, state.settings.max_body_bytes)
         if not state.verify_signature(channel, body, request.headers):
             state.metrics.rejections.labels("signature").inc()
-            raise unauthenticated(
-                "unknown channel, bad signature or timestamp outside the 5-minute tolerance"
-            )
+            raise unauthenticated("unknown channel, bad signature or timestamp outside the 5-minute tolerance")
         await enforce_rate_limit(state, channel)
         require_json(request)
         submissions = parse_submissions(state, kind, body)
@@ -278,9 +264,7 @@ def source_channel(state: CollectorRuntime, source: str, channel_name: str) -> C
     responses=PROBLEM_RESPONSES,
     summary="Source-native webhooks (typeform, formbricks, delighted, zendesk, x)",
 )
-async def post_source_webhook(
-    request: Request, state: Runtime, source: str, channel: ChannelName
-) -> JSONResponse:
+async def post_source_webhook(request: Request, state: Runtime, source: str, channel: ChannelName) -> JSONResponse:
     with state.tracer.start_as_current_span(
         f"POST /v1/webhooks/{source}", context=propagate.extract(request.headers), kind=trace.SpanKind.SERVER
     ):
@@ -319,9 +303,7 @@ async def post_source_webhook(
 
 
 @router.get("/webhooks/{source}", responses=PROBLEM_RESPONSES, summary="A source's challenge (e.g. X's CRC)")
-async def get_source_challenge(
-    request: Request, state: Runtime, source: str, channel: ChannelName
-) -> JSONResponse:
+async def get_source_challenge(request: Request, state: Runtime, source: str, channel: ChannelName) -> JSONResponse:
     channel_config = source_channel(state, source, channel)
     adapter = state.sources[source]
     if not adapter.answers_challenge:

@@ -160,9 +160,7 @@ def language_tag(value: Any) -> str | None:
     return None
 
 
-def text_option(
-    channel: ChannelContext, key: str, problems: Problems, default: str | None = None
-) -> str | None:
+def text_option(channel: ChannelContext, key: str, problems: Problems, default: str | None = None) -> str | None:
     value = channel.options.get(key, default)
     if value is None or isinstance(value, str):
         return value

@@ -92,9 +92,7 @@ def require_any_match(presented: Sequence[bytes], expected: Iterable[bytes]) -> 
     if not expected_signatures:
         raise SignatureInvalid("the channel has no usable secret")
     matches = [
-        hmac.compare_digest(candidate, signature)
-        for candidate in presented
-        for signature in expected_signatures
+        hmac.compare_digest(candidate, signature) for candidate in presented for signature in expected_signatures
     ]
     if not any(matches):
         raise SignatureInvalid("the signature matches none of the channel's secrets")
@@ -105,9 +103,7 @@ def verify_body_signature(
 ) -> None:
     """`<header>: sha256=<HMAC-SHA256 of the raw body>`, the scheme Typeform, Delighted and X share."""
     encoded = without_prefix(require_header(request, header), "sha256=", header=header)
-    signature = (
-        decode_base64(encoded, header=header) if encoding == "base64" else decode_hex(encoded, header=header)
-    )
+    signature = decode_base64(encoded, header=header) if encoding == "base64" else decode_hex(encoded, header=header)
     verify_any_secret(signature, request.body, secrets)
 
 

@@ -82,9 +82,7 @@ def _v1_signatures(header: str) -> Iterator[bytes]:
             yield decode_base64(signature, header=SIGNATURE_HEADER)
 
 
-def _expected_signatures(
-    secrets: Sequence[str], message_id: str, signed_at: datetime, body: str
-) -> Iterator[bytes]:
+def _expected_signatures(secrets: Sequence[str], message_id: str, signed_at: datetime, body: str) -> Iterator[bytes]:
     for secret in secrets:
         try:
             signer = Webhook(secret)
@@ -105,9 +103,7 @@ def _parse_event(event_value: Any, channel: ChannelContext, problems: read.Probl
     score_question = read.text_option(channel, "score_question_id", problems)
     score = comment = None
     if score_question is None:
-        problems.add(
-            "options.score_question_id", "must be set: Formbricks does not say which answer is the score"
-        )
+        problems.add("options.score_question_id", "must be set: Formbricks does not say which answer is the score")
     elif answers.get(score_question) is None and response.get("finished") is not True:
         problems.raise_if_any()
         return []
@@ -118,9 +114,7 @@ def _parse_event(event_value: Any, channel: ChannelContext, problems: read.Probl
         comment = read.optional_text(answers.get(comment_question), f"{ANSWERS}.{comment_question}", problems)
 
     brand = read.configured_value(answers, ANSWERS, channel, "brand_hidden_field", None, problems)
-    customer_id = read.configured_value(
-        answers, ANSWERS, channel, "customer_id_hidden_field", "customer_id", problems
-    )
+    customer_id = read.configured_value(answers, ANSWERS, channel, "customer_id_hidden_field", "customer_id", problems)
     contact = response.get("contact")
     if customer_id is None and isinstance(contact, Mapping):
         customer_id = read.optional_text(contact.get("userId"), "data.contact.userId", problems)

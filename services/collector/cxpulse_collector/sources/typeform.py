@@ -64,9 +64,7 @@ class TypeformAdapter(SourceAdapter):
         if score_question is not None:
             score = read.whole_number(form.answer(score_question, "number"), _name(score_question), problems)
         if comment_question is not None:
-            comment = read.optional_text(
-                form.answer(comment_question, "text"), _name(comment_question), problems
-            )
+            comment = read.optional_text(form.answer(comment_question, "text"), _name(comment_question), problems)
         brand = read.configured_value(hidden, HIDDEN, channel, "brand_hidden_field", None, problems)
         customer_id = read.configured_value(
             hidden, HIDDEN, channel, "customer_id_hidden_field", "customer_id", problems
@@ -80,9 +78,7 @@ class TypeformAdapter(SourceAdapter):
             "comment": comment,
             "journey_stage": stage,
             "customer_id": customer_id,
-            "occurred_at": read.iso_datetime(
-                response.get("submitted_at"), "form_response.submitted_at", problems
-            ),
+            "occurred_at": read.iso_datetime(response.get("submitted_at"), "form_response.submitted_at", problems),
         }
         return [read.survey_submission(fields, problems)]
 
@@ -140,15 +136,11 @@ def _name(question: read.JsonObject) -> str:
     return f"answer to question {question.get('ref') or question.get('id')!r}"
 
 
-def _metric(
-    question: read.JsonObject | None, channel: ChannelContext, problems: read.Problems
-) -> Metric | None:
+def _metric(question: read.JsonObject | None, channel: ChannelContext, problems: read.Problems) -> Metric | None:
     metric = read.metric_option(channel, "metric", problems)
     if metric is not None or question is None or problems.concern("options.metric"):
         return metric
     if question.get("type") == "nps":
         return "nps"
-    problems.add(
-        "options.metric", f"must be set: a question of type {question.get('type')!r} could measure any metric"
-    )
+    problems.add("options.metric", f"must be set: a question of type {question.get('type')!r} could measure any metric")
     return None

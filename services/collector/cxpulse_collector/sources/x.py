@@ -105,9 +105,7 @@ def _full_text(tweet: read.JsonObject, problems: read.Problems) -> str | None:
         tweet.get("full_text"),
         tweet.get("text"),
     )
-    text = next(
-        (candidate for candidate in candidates if isinstance(candidate, str) and candidate.strip()), None
-    )
+    text = next((candidate for candidate in candidates if isinstance(candidate, str) and candidate.strip()), None)
     if text is None:
         problems.add("text", "is missing")
     return text

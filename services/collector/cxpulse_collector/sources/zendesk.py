@@ -79,12 +79,8 @@ class ZendeskAdapter(SourceAdapter):
             "metric": "csat",
             "score": _score(raw_score, problems),
             "comment": read.optional_text(rating.get("comment"), f"{RATING}.comment", problems),
-            "journey_stage": read.journey_stage(
-                body, "payload", channel, "stage_field", problems, fallback="support"
-            ),
-            "customer_id": read.optional_identifier(
-                rating.get("requester_id"), f"{RATING}.requester_id", problems
-            ),
+            "journey_stage": read.journey_stage(body, "payload", channel, "stage_field", problems, fallback="support"),
+            "customer_id": read.optional_identifier(rating.get("requester_id"), f"{RATING}.requester_id", problems),
             "occurred_at": read.iso_datetime(
                 rating.get("updated_at") or rating.get("created_at"), f"{RATING}.updated_at", problems
             ),

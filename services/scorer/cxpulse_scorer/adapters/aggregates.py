@@ -14,8 +14,6 @@ from typing import Any
 
 import redis
 
-from cxpulse_shared.redis import as_text
-
 from cxpulse_scorer.domain.pnl import PnlCounts
 from cxpulse_scorer.domain.satisfaction import (
     ALL_STAGES,
@@ -26,6 +24,7 @@ from cxpulse_scorer.domain.satisfaction import (
     window_buckets,
 )
 from cxpulse_scorer.domain.scoring import Contribution
+from cxpulse_shared.redis import as_text
 
 APPLIED_NOW, REDELIVERED, DUPLICATE = 1, 2, 0
 FINE_TTL_S = int(timedelta(days=2).total_seconds())

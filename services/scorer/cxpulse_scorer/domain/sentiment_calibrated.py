@@ -9,6 +9,7 @@ JSON file. The file holds no pickle and no code, only numbers and terms.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from cxpulse_scorer.domain.sentiment_rules import RULES_MODEL_VERSION, TextAnalysis, analyse
+from cxpulse_scorer.domain.sentiment_rules import RULES_MODEL_VERSION, SIGNAL_NAMES, TextAnalysis, analyse
 from cxpulse_scorer.domain.sentiment_types import POLAR_LABELS, UNSUPPORTED, Sentiment, SentimentLabel
 
 MODEL_FORMAT: Final = "cxpulse-sentiment-calibration"
@@ -34,9 +35,11 @@ RULE_FEATURE_NAMES: Final = (
     "rule_sarcasm",
     "rule_label_positive",
     "rule_label_negative",
+    *(f"signal_{name}" for name in SIGNAL_NAMES),
 )
 # Rule sums are unbounded; tanh(x / scale) keeps them on the scale of a TF-IDF weight.
 _RULE_SUM_SCALE: Final = 3.0
+_SIGNAL_COUNT_SCALE: Final = 2.0
 _DROPPED_PUNCTUATION: Final = frozenset([",", ";"])
 
 
@@ -62,7 +65,7 @@ def ngram_terms(tokens: Sequence[str]) -> list[str]:
         else:
             normalised.append(token)
     terms = list(normalised)
-    terms.extend(f"{left} {right}" for left, right in zip(normalised, normalised[1:], strict=False))
+    terms.extend(f"{left} {right}" for left, right in itertools.pairwise(normalised))
     return terms
 
 
@@ -79,12 +82,17 @@ def rule_features(analysis: TextAnalysis) -> list[float]:
         1.0 if analysis.sarcasm else 0.0,
         1.0 if label == "positive" else 0.0,
         1.0 if label == "negative" else 0.0,
+        *(math.tanh(count / _SIGNAL_COUNT_SCALE) for count in analysis.signals),
     ]
 
 
 @dataclass(frozen=True, slots=True)
 class CalibrationModel:
-    """The numbers of a fitted model; `term_weights[term]` is (idf, weight per class)."""
+    """The numbers of a fitted model, arranged for scoring one text at a time.
+
+    `term_weights[term]` is (idf, idf x weight per class): with the idf folded in, a text's
+    logits need one pass over its terms and one division by the TF-IDF norm at the end.
+    """
 
     classes: tuple[SentimentLabel, ...]
     term_weights: Mapping[str, tuple[float, tuple[float, ...]]]
@@ -92,22 +100,25 @@ class CalibrationModel:
     intercepts: tuple[float, ...]
 
     def probabilities(self, analysis: TextAnalysis) -> list[float]:
+        table = self.term_weights
         counts: dict[str, int] = {}
         for term in ngram_terms(analysis.tokens):
-            if term in self.term_weights:
+            if term in table:
                 counts[term] = counts.get(term, 0) + 1
         logits = list(self.intercepts)
         if counts:
-            # sublinear tf, then l2 normalisation: what TfidfVectorizer(sublinear_tf=True) does
-            weighted = [
-                (1.0 + math.log(count)) * self.term_weights[term][0] for term, count in counts.items()
-            ]
-            norm = math.sqrt(sum(value * value for value in weighted)) or 1.0
-            for (term, _), value in zip(counts.items(), weighted, strict=True):
-                class_weights = self.term_weights[term][1]
-                scaled = value / norm
-                for class_index, weight in enumerate(class_weights):
-                    logits[class_index] += scaled * weight
+            # sublinear tf and l2 normalisation, as TfidfVectorizer(sublinear_tf=True) computes them
+            sums = [0.0] * len(logits)
+            norm_squared = 0.0
+            for term, count in counts.items():
+                idf, idf_weights = table[term]
+                tf = 1.0 + math.log(count) if count > 1 else 1.0
+                norm_squared += (tf * idf) ** 2
+                for class_index, weight in enumerate(idf_weights):
+                    sums[class_index] += tf * weight
+            norm = math.sqrt(norm_squared) or 1.0
+            for class_index, total in enumerate(sums):
+                logits[class_index] += total / norm
         for feature, class_weights in zip(rule_features(analysis), self.rule_weights, strict=True):
             if feature:
                 for class_index, weight in enumerate(class_weights):
@@ -170,11 +181,10 @@ def parse_model(document: object) -> CalibrationModel:
     rule_matrix = [_as_float_list(row, len(RULE_FEATURE_NAMES), "rule_weights row") for row in rule_rows]
     intercepts = _as_float_list(document.get("intercepts"), len(classes), "intercepts")
     term_weights = {
-        term: (idf[column], tuple(row[column] for row in term_matrix)) for column, term in enumerate(terms)
+        term: (idf[column], tuple(idf[column] * row[column] for row in term_matrix))
+        for column, term in enumerate(terms)
     }
-    rule_weights = tuple(
-        tuple(row[feature] for row in rule_matrix) for feature in range(len(RULE_FEATURE_NAMES))
-    )
+    rule_weights = tuple(tuple(row[feature] for row in rule_matrix) for feature in range(len(RULE_FEATURE_NAMES)))
     return CalibrationModel(classes, term_weights, rule_weights, tuple(intercepts))
 
 
@@ -205,17 +215,12 @@ class CalibratedScorer:
     def score(self, text: str, language: str | None = None) -> Sentiment:
         return self._from_analysis(analyse(text, language))
 
-    def score_many(
-        self, texts: Sequence[str], languages: Sequence[str | None] | None = None
-    ) -> list[Sentiment]:
+    def score_many(self, texts: Sequence[str], languages: Sequence[str | None] | None = None) -> list[Sentiment]:
         if languages is None:
             return [self._from_analysis(analyse(text)) for text in texts]
         if len(languages) != len(texts):
             raise ValueError(f"got {len(texts)} texts but {len(languages)} language tags")
-        return [
-            self._from_analysis(analyse(text, language))
-            for text, language in zip(texts, languages, strict=True)
-        ]
+        return [self._from_analysis(analyse(text, language)) for text, language in zip(texts, languages, strict=True)]
 
 
 def model_version_of(model_bytes: bytes) -> str:

@@ -820,9 +820,7 @@ INTENSIFIERS: Final[dict[str, float]] = _merge(
     ),
     _same_valence(1.3, ["very", "really", "so", "super", "such", "most", "highly", "especially", "deeply"]),
     _same_valence(1.15, ["too", "quite", "pretty", "just"]),
-    _same_valence(
-        0.6, ["slightly", "somewhat", "kinda", "kindof", "sorta", "fairly", "mildly", "bit", "little"]
-    ),
+    _same_valence(0.6, ["slightly", "somewhat", "kinda", "kindof", "sorta", "fairly", "mildly", "bit", "little"]),
 )
 
 GRATITUDE_WORDS: Final[dict[str, float]] = {
@@ -846,9 +844,7 @@ GRATITUDE_WORDS: Final[dict[str, float]] = {
 }
 
 # Fixed phrases that also mark the praise around them as sarcastic.
-SARCASTIC_FIXED_PHRASES: Final[frozenset[tuple[str, ...]]] = frozenset(
-    [("so", "much", "for"), ("yeah", "right")]
-)
+SARCASTIC_FIXED_PHRASES: Final[frozenset[tuple[str, ...]]] = frozenset([("so", "much", "for"), ("yeah", "right")])
 
 # Phrases: (tokens, valence, kind). Matched longest-first before single words.
 KIND_SENTIMENT: Final = "sentiment"
@@ -1178,12 +1174,8 @@ COUNT_WORDS: Final[frozenset[str]] = frozenset(
         "half",
     ]
 )
-OPEN_ENDED_DURATIONS: Final[frozenset[str]] = frozenset(
-    ["hours", "days", "weeks", "months", "ages", "forever"]
-)
-ALL_DAY_WORDS: Final[frozenset[str]] = frozenset(
-    ["day", "morning", "night", "afternoon", "evening", "week", "weekend"]
-)
+OPEN_ENDED_DURATIONS: Final[frozenset[str]] = frozenset(["hours", "days", "weeks", "months", "ages", "forever"])
+ALL_DAY_WORDS: Final[frozenset[str]] = frozenset(["day", "morning", "night", "afternoon", "evening", "week", "weekend"])
 NOT_A_WAIT_PREFIXES: Final[frozenset[str]] = frozenset(
     ["opening", "business", "office", "working", "operating", "visiting", "store", "happy", "peak", "off"]
 )
@@ -1280,9 +1272,7 @@ CONTACT_VERBS: Final[frozenset[str]] = frozenset(
         "transferred",
     ]
 )
-RETURN_INTENT_WORDS: Final[frozenset[str]] = frozenset(
-    ["would", "will", "i'll", "ill", "definitely", "we'll"]
-)
+RETURN_INTENT_WORDS: Final[frozenset[str]] = frozenset(["would", "will", "i'll", "ill", "definitely", "we'll"])
 CONTRAST_WORDS: Final[frozenset[str]] = frozenset(["but", "however", "yet"])
 
 # Emoji and emoticons, read the way customers use them in complaints and praise.
@@ -1317,9 +1307,7 @@ EMOJI_VALENCE: Final[dict[str, float]] = _merge(
             "<3",
         ],
     ),
-    _same_valence(
-        1.8, ["😀", "😃", "😄", "😁", "😊", "☺", "🙂", "😎", "😇", "👍", "👌", "💪", "🤗", "😋", "✅"]
-    ),
+    _same_valence(1.8, ["😀", "😃", "😄", "😁", "😊", "☺", "🙂", "😎", "😇", "👍", "👌", "💪", "🤗", "😋", "✅"]),
     _same_valence(1.4, ["🙏", "😌", "😉", "🤞", ":)", ":-)", "=)", ":d", ":-d", ";)", ";-)", ":p"]),
     _same_valence(
         -1.6,

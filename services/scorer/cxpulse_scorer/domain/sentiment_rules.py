@@ -80,6 +80,33 @@ _TOKEN_PUNCT: Final = 2
 _TOKEN_SYMBOL: Final = 3
 
 
+SIGNAL_NAMES: Final = (
+    "sentiment_positive",
+    "sentiment_negative",
+    "negated",
+    "gratitude",
+    "complaint",
+    "negated_complaint",
+    "fixed_positive",
+    "fixed_negative",
+    "duration",
+    "failure",
+    "missing_service",
+    "rhetorical",
+    "repeat",
+    "never_again",
+    "return_intent",
+    "emoji_positive",
+    "emoji_negative",
+    "exclamation",
+    "exasperation",
+    "contrast",
+    "sarcasm_cue",
+    "shouting",
+)
+_NO_SIGNALS: Final = (0.0,) * len(SIGNAL_NAMES)
+
+
 @dataclass(frozen=True, slots=True)
 class TextAnalysis:
     """What the rules saw in one text; calibration uses these as features."""
@@ -92,10 +119,12 @@ class TextAnalysis:
     question: bool
     gratitude: bool
     sarcasm: bool
+    signals: tuple[float, ...] = ()
+    """Counts per name in `SIGNAL_NAMES`."""
 
 
-_UNSUPPORTED_ANALYSIS: Final = TextAnalysis(UNSUPPORTED, (), 0.0, 0.0, 0.0, False, False, False)
-_EMPTY_ANALYSIS: Final = TextAnalysis(Sentiment("neutral", 0.0), (), 0.0, 0.0, 0.0, False, False, False)
+_UNSUPPORTED_ANALYSIS: Final = TextAnalysis(UNSUPPORTED, (), 0.0, 0.0, 0.0, False, False, False, _NO_SIGNALS)
+_EMPTY_ANALYSIS: Final = TextAnalysis(Sentiment("neutral", 0.0), (), 0.0, 0.0, 0.0, False, False, False, _NO_SIGNALS)
 
 
 def _token_type(token: str) -> int:
@@ -149,11 +178,11 @@ def _question_clauses(tokens: list[str], types: list[int]) -> list[bool]:
     """Per token: does its clause end with a question mark?"""
     in_question = [False] * len(tokens)
     clause_start = 0
-    for index, token in enumerate(tokens):
-        if types[index] != _TOKEN_PUNCT or token == ",":
+    for index, mark in enumerate(tokens):
+        if types[index] != _TOKEN_PUNCT or mark == ",":
             continue
-        if token[0] in "!?" or token in _CLAUSE_ENDS or token[0] == ".":
-            if "?" in token:
+        if mark[0] in "!?" or mark in _CLAUSE_ENDS or mark[0] == ".":
+            if "?" in mark:
                 for position in range(clause_start, index):
                     in_question[position] = True
             clause_start = index + 1
@@ -189,6 +218,7 @@ class _Reading:
         "repeats",
         "return_positions",
         "sarcasm_cue",
+        "signals",
         "thanks_until",
         "tokens",
         "types",
@@ -214,9 +244,11 @@ class _Reading:
         self.thanks_until = -1
         self.repeats = 0
         self.return_positions: list[int] = []
+        self.signals: dict[str, int] = {}
 
-    def add(self, value: float, index: int, *, complaint: bool = False, flippable: bool = False) -> None:
+    def add(self, value: float, index: int, signal: str, *, complaint: bool = False, flippable: bool = False) -> None:
         self.contributions.append((value, index, complaint, flippable))
+        self.signals[signal] = self.signals.get(signal, 0) + 1
 
     def _emphasis(self, index: int) -> float:
         factor = self.multiplier
@@ -225,30 +257,33 @@ class _Reading:
             factor *= _CAPS_EMPHASIS
         return factor
 
-    def _add_sentiment(self, valence: float, index: int, *, cue: bool = False) -> None:
+    def _add_sentiment(self, valence: float, index: int, *, cue: bool = False, signal: str = "") -> None:
         value = valence * self._emphasis(index)
         if self.negation_left > 0:
             value *= _NEGATED_POSITIVE_FACTOR if value > 0 else _NEGATED_NEGATIVE_FACTOR
             self.negation_left = 0
+            self.signals["negated"] = self.signals.get("negated", 0) + 1
         if self.in_question[index]:
             value *= _QUESTION_DAMPING
         if value > 0 and index <= self.thanks_until:
             self.thanks_until = -1
-        self.add(value, index, flippable=value > 0 or cue)
+        self.add(value, index, signal or _signed("sentiment", value), flippable=value > 0 or cue)
 
     def _add_gratitude(self, valence: float, index: int) -> None:
         self.gratitude = True
-        self._add_sentiment(valence, index)
+        self._add_sentiment(valence, index, signal="gratitude")
         self.thanks_until = index + _THANKS_WINDOW
 
     def _add_complaint(self, valence: float, index: int) -> None:
         value = valence * self._emphasis(index)
+        signal = "complaint"
         if self.negation_left > 0 and index - self.negator_at <= lexicon.EVENT_NEGATION_SCOPE_TOKENS:
             value *= lexicon.NEGATED_COMPLAINT_IS_GOOD
             self.negation_left = 0
+            signal = "negated_complaint"
         elif index <= self.thanks_until:
             self.sarcasm_cue = True
-        self.add(value, index, complaint=value < 0)
+        self.add(value, index, signal, complaint=value < 0)
 
     def _match_phrase(self, index: int) -> int:
         tokens = self.tokens
@@ -259,7 +294,7 @@ class _Reading:
             if kind == lexicon.KIND_FIXED:
                 self.negation_left = 0
                 self.multiplier = 1.0
-                self.add(valence, index, complaint=valence < 0)
+                self.add(valence, index, _signed("fixed", valence), complaint=valence < 0)
                 if words in lexicon.SARCASTIC_FIXED_PHRASES:
                     self.sarcasm_cue = True
             elif kind == lexicon.KIND_GRATITUDE:
@@ -276,17 +311,17 @@ class _Reading:
     def _read_duration(self, index: int) -> int:
         """Length of a stated duration starting at `index` ("3 hours", "an hour"), else 0."""
         tokens = self.tokens
-        token = tokens[index]
+        word = tokens[index]
         following = tokens[index + 1] if index + 1 < len(tokens) else ""
-        if self.types[index] == _TOKEN_NUMBER or token in lexicon.COUNT_WORDS:
+        if self.types[index] == _TOKEN_NUMBER or word in lexicon.COUNT_WORDS:
             if following in lexicon.DURATION_UNITS:
                 length = 2
             elif following in lexicon.COUNT_WORDS and index + 2 < len(tokens):
                 length = 3 if tokens[index + 2] in lexicon.DURATION_UNITS else 0
             else:
                 length = 0
-        elif token in lexicon.OPEN_ENDED_DURATIONS or (token == "all" and following in lexicon.ALL_DAY_WORDS):
-            length = 1 if token != "all" else 2
+        elif word in lexicon.OPEN_ENDED_DURATIONS or (word == "all" and following in lexicon.ALL_DAY_WORDS):
+            length = 1 if word != "all" else 2
         else:
             length = 0
         if length:
@@ -297,6 +332,7 @@ class _Reading:
                 self.add(
                     _DURATION_IN_DELAY_VALENCE if self.has_delay_context else _DURATION_VALENCE,
                     index,
+                    "duration",
                     complaint=True,
                 )
         return length
@@ -320,21 +356,21 @@ class _Reading:
             if token_type == _TOKEN_SYMBOL:
                 valence = lexicon.EMOJI_VALENCE.get(token)
                 if valence is not None:
-                    self.add(valence, index)
+                    self.add(valence, index, _signed("emoji", valence))
                 index += 1
                 continue
             consumed = self._read_word(index, token)
             index += consumed
         self._read_repetition()
 
-    def _read_word(self, index: int, token: str) -> int:
+    def _read_word(self, index: int, word: str) -> int:
         tokens = self.tokens
-        if token in lexicon.CONTRAST_WORDS:
+        if word in lexicon.CONTRAST_WORDS:
             if self.contrast_at is None:
                 self.contrast_at = index
             self.negation_left = 0
             return 1
-        if token in lexicon.PHRASES:
+        if word in lexicon.PHRASES:
             consumed = self._match_phrase(index)
             if consumed:
                 return consumed
@@ -342,49 +378,49 @@ class _Reading:
         if duration:
             return duration
         following = tokens[index + 1] if index + 1 < len(tokens) else ""
-        if token in lexicon.ORDINAL_WORDS or self.types[index] == _TOKEN_NUMBER:
+        if word in lexicon.ORDINAL_WORDS or self.types[index] == _TOKEN_NUMBER:
             if following in ("time", "times"):
                 self.repeats += 1
                 return 2
-            if token == "another" and following in lexicon.COMPLAINT_WORDS:
+            if word == "another" and following in lexicon.COMPLAINT_WORDS:
                 self.sarcasm_cue = True
                 self.repeats += 1
             return 1
-        if token == "again":
+        if word == "again":
             self.return_positions.append(index)
             return 1
-        if token in lexicon.NEGATORS:
+        if word in lexicon.NEGATORS:
             self.negation_left = lexicon.NEGATION_SCOPE_TOKENS
-            self.negator = token
+            self.negator = word
             self.negator_at = index
-            complaint = lexicon.COMPLAINT_WORDS.get(token)
+            complaint = lexicon.COMPLAINT_WORDS.get(word)
             if complaint is not None:
-                self.add(complaint, index, complaint=True)
+                self.add(complaint, index, "complaint", complaint=True)
             return 1
-        if self.negation_left > 0 and token in lexicon.FAILURE_VERBS:
+        if self.negation_left > 0 and word in lexicon.FAILURE_VERBS:
             self.negation_left = 0
-            self.add(_FAILURE_VALENCE, index, complaint=True)
+            self.add(_FAILURE_VALENCE, index, "failure", complaint=True)
             return 1
-        if self.negation_left > 0 and self.negator in _NOUN_NEGATORS and token in lexicon.EXPECTED_NOUNS:
+        if self.negation_left > 0 and self.negator in _NOUN_NEGATORS and word in lexicon.EXPECTED_NOUNS:
             self.negation_left = 0
-            self.add(_MISSING_SERVICE_VALENCE, index, complaint=True)
+            self.add(_MISSING_SERVICE_VALENCE, index, "missing_service", complaint=True)
             return 1
-        if token == "why" and following != "not" and self.in_question[index]:
-            self.add(_RHETORICAL_WHY_VALENCE, index, complaint=True)
+        if word == "why" and following != "not" and self.in_question[index]:
+            self.add(_RHETORICAL_WHY_VALENCE, index, "rhetorical", complaint=True)
             return 1
-        intensity = lexicon.INTENSIFIERS.get(token)
-        if intensity is not None and (token not in lexicon.SENTIMENT_WORDS or _carries_valence(following)):
+        intensity = lexicon.INTENSIFIERS.get(word)
+        if intensity is not None and (word not in lexicon.SENTIMENT_WORDS or _carries_valence(following)):
             self.multiplier = intensity
             return 1
-        gratitude = lexicon.GRATITUDE_WORDS.get(token)
+        gratitude = lexicon.GRATITUDE_WORDS.get(word)
         if gratitude is not None:
             self._add_gratitude(gratitude, index)
             return 1
-        valence = lexicon.SENTIMENT_WORDS.get(token)
+        valence = lexicon.SENTIMENT_WORDS.get(word)
         if valence is not None:
             self._add_sentiment(valence, index)
             return 1
-        valence = lexicon.COMPLAINT_WORDS.get(token)
+        valence = lexicon.COMPLAINT_WORDS.get(word)
         if valence is not None:
             self._add_complaint(valence, index)
             return 1
@@ -398,13 +434,22 @@ class _Reading:
         for position in self.return_positions:
             window = tokens[max(0, position - _REPEAT_WINDOW) : position]
             if not lexicon.NEGATORS.isdisjoint(window):
-                self.add(_NEVER_AGAIN_VALENCE, position, complaint=True)
+                self.add(_NEVER_AGAIN_VALENCE, position, "never_again", complaint=True)
             elif not lexicon.RETURN_INTENT_WORDS.isdisjoint(window):
-                self.add(_RETURN_INTENT_VALENCE, position)
+                self.add(_RETURN_INTENT_VALENCE, position, "return_intent")
             elif complained:
-                self.add(_REPEAT_VALENCE, position, complaint=True)
+                self.add(_REPEAT_VALENCE, position, "repeat", complaint=True)
         if self.repeats and (complained or not lexicon.CONTACT_VERBS.isdisjoint(tokens)):
-            self.add(_REPEAT_CONTACT_VALENCE * min(self.repeats, 2), len(tokens) - 1, complaint=True)
+            self.add(_REPEAT_CONTACT_VALENCE * min(self.repeats, 2), len(tokens) - 1, "repeat", complaint=True)
+
+    def signal_counts(self) -> tuple[float, ...]:
+        counts = dict(self.signals)
+        counts["exclamation"] = self.exclamations
+        counts["exasperation"] = int(self.exasperated)
+        counts["contrast"] = int(self.contrast_at is not None)
+        counts["sarcasm_cue"] = int(self.sarcasm_cue)
+        counts["shouting"] = sum(self.emphasised)
+        return tuple(float(counts.get(name, 0)) for name in SIGNAL_NAMES)
 
     def outcome(self) -> tuple[float, float, float, bool]:
         """(raw score, positive part, negative part, sarcasm detected)."""
@@ -434,6 +479,10 @@ class _Reading:
             emphasis = _EXCLAMATION_EMPHASIS * min(self.exclamations, _MAX_EXCLAMATIONS)
             raw += emphasis if raw > 0 else -emphasis
         return raw, positive, negative, sarcasm
+
+
+def _signed(family: str, value: float) -> str:
+    return f"{family}_positive" if value > 0 else f"{family}_negative"
 
 
 def _label_for(score: float) -> SentimentLabel:
@@ -470,6 +519,7 @@ def analyse(text: str, language: str | None = None) -> TextAnalysis:
         question=any(reading.in_question),
         gratitude=reading.gratitude,
         sarcasm=sarcasm,
+        signals=reading.signal_counts(),
     )
 
 
@@ -483,9 +533,7 @@ class RuleScorer:
     def score(self, text: str, language: str | None = None) -> Sentiment:
         return analyse(text, language).sentiment
 
-    def score_many(
-        self, texts: Sequence[str], languages: Sequence[str | None] | None = None
-    ) -> list[Sentiment]:
+    def score_many(self, texts: Sequence[str], languages: Sequence[str | None] | None = None) -> list[Sentiment]:
         if languages is None:
             return [analyse(text).sentiment for text in texts]
         if len(languages) != len(texts):

@@ -21,6 +21,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from cxpulse_scorer.domain.sentiment_calibrated import (
     MODEL_FORMAT,
@@ -32,8 +33,8 @@ from cxpulse_scorer.domain.sentiment_calibrated import (
 from cxpulse_scorer.domain.sentiment_rules import RULES_MODEL_VERSION, analyse
 from cxpulse_scorer.domain.sentiment_types import POLAR_LABELS
 
-REGULARISATION_GRID: Final = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
-CROSS_VALIDATION_FOLDS: Final = 5
+REGULARISATION_GRID: Final = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+CROSS_VALIDATION_FOLDS: Final = 3
 DEFAULT_REGULARISATION: Final = 1.0
 # Below this many texts a term seen once is still worth keeping.
 _MIN_TEXTS_FOR_MIN_DF: Final = 200
@@ -125,9 +126,7 @@ def fit_calibration(
         kept_labels.append(cleaned_label)
     class_counts = Counter(kept_labels)
     if len(class_counts) < 2:
-        raise TrainingDataError(
-            f"need texts of at least two labels to calibrate, got {dict(class_counts) or 'none'}"
-        )
+        raise TrainingDataError(f"need texts of at least two labels to calibrate, got {dict(class_counts) or 'none'}")
     vectoriser = TfidfVectorizer(
         analyzer=_terms_as_document,
         sublinear_tf=True,
@@ -135,10 +134,11 @@ def fit_calibration(
     )
     term_matrix = vectoriser.fit_transform(term_lists)
     features = sparse.hstack([term_matrix, sparse.csr_matrix(np.asarray(rule_rows))]).tocsr()
-    classes = [label for label in POLAR_LABELS if label in class_counts]
+    classes: list[str] = [label for label in POLAR_LABELS if label in class_counts]
     targets = np.asarray([classes.index(label) for label in kept_labels])
     notes: list[str] = []
-    with warnings.catch_warnings(record=True) as caught:
+    # One thread: these fits are small, and BLAS threads only fight each other on a busy machine.
+    with warnings.catch_warnings(record=True) as caught, threadpool_limits(limits=1):
         warnings.simplefilter("always", ConvergenceWarning)
         regularisation, cv_f1 = _choose_regularisation(features, targets, folds, seed)
         final = _classifier(regularisation).fit(features, targets)
@@ -162,13 +162,9 @@ def fit_calibration(
         "classes": classes,
         "terms": terms,
         "idf": [round(float(value), _WEIGHT_DIGITS) for value in vectoriser.idf_],
-        "term_weights": [
-            [round(float(value), _WEIGHT_DIGITS) for value in row[:term_count]] for row in coefficients
-        ],
+        "term_weights": [[round(float(value), _WEIGHT_DIGITS) for value in row[:term_count]] for row in coefficients],
         "rule_features": list(RULE_FEATURE_NAMES),
-        "rule_weights": [
-            [round(float(value), _WEIGHT_DIGITS) for value in row[term_count:]] for row in coefficients
-        ],
+        "rule_weights": [[round(float(value), _WEIGHT_DIGITS) for value in row[term_count:]] for row in coefficients],
         "intercepts": [round(float(value), _WEIGHT_DIGITS) for value in intercepts],
         "training": {
             "examples": len(kept_labels),
