@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install test lint typecheck up down demo bench quality fault contracts clean
+.PHONY: install system-packages test lint typecheck up down demo bench quality fault contracts clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -20,6 +20,9 @@ $(BIN)/cxpulse: $(UV) pyproject.toml uv.lock
 
 install: $(BIN)/cxpulse
 
+system-packages:
+	bash scripts/ensure-system-packages.sh
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -27,7 +30,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: install
+test: install system-packages
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from cxpulse_cli.localstack import ManagedProcess, start_broker, start_redis
 from cxpulse_contracts.topics import ALL_TOPICS
 from cxpulse_shared.kafka import ensure_topics

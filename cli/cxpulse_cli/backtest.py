@@ -146,11 +146,16 @@ def run_nab(args: argparse.Namespace) -> int:
     except (OSError, BacktestInputError) as error:
         print(f"cxpulse backtest: {error}", file=sys.stderr)
         return 1
-    scores = volume_scores(
-        [(row.timestamp, row.value) for row in rows],
-        threshold=args.threshold,
-        interval=timedelta(minutes=args.interval_minutes),
-    )
+    try:
+        scores = volume_scores(
+            [(row.timestamp, row.value) for row in rows],
+            threshold=args.threshold,
+            interval=timedelta(minutes=args.interval_minutes),
+        )
+    except (ValueError, TypeError) as error:
+        # Rows out of time order, or time-zone-aware and naive timestamps mixed.
+        print(f"cxpulse backtest: {args.input}: {error}", file=sys.stderr)
+        return 1
     write_nab_result(args.output, rows, scores)
     pages = sum(1 for score in scores if score >= args.threshold)
     print(f"{len(rows)} rows scored, {pages} pages at threshold {args.threshold}: {args.output}")
@@ -158,6 +163,13 @@ def run_nab(args: argparse.Namespace) -> int:
 
 
 RUNNERS: Final[dict[str, Callable[[argparse.Namespace], int]]] = {"nab": run_nab}
+
+
+def _positive_minutes(text: str) -> float:
+    minutes = float(text)
+    if not minutes > 0:
+        raise argparse.ArgumentTypeError(f"interval must be a positive number of minutes, got {text}")
+    return minutes
 
 
 def run(args: argparse.Namespace) -> int:
@@ -181,7 +193,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--interval-minutes",
-        type=float,
+        type=_positive_minutes,
         default=DEFAULT_INTERVAL_MINUTES,
         help=f"length of one row's interval (default: {DEFAULT_INTERVAL_MINUTES:g})",
     )

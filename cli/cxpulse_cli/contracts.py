@@ -23,7 +23,5 @@ def check(_: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("contracts", help="generate or check JSON Schema and AsyncAPI")
     actions = parser.add_subparsers(dest="action", required=True)
-    actions.add_parser("export", help="write contracts/schemas and contracts/asyncapi.json").set_defaults(
-        func=export
-    )
+    actions.add_parser("export", help="write contracts/schemas and contracts/asyncapi.json").set_defaults(func=export)
     actions.add_parser("check", help="fail when the committed files drifted").set_defaults(func=check)

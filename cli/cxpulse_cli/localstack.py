@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import httpx
+
 from cxpulse_contracts.topics import ALL_TOPICS
 from cxpulse_shared.kafka import ensure_topics
 from cxpulse_shared.settings import KafkaSettings
@@ -171,9 +172,7 @@ def start_redis(
     return process
 
 
-def start_service(
-    name: str, env: Mapping[str, str], log_dir: Path, *, port: int | None = None
-) -> ManagedProcess:
+def start_service(name: str, env: Mapping[str, str], log_dir: Path, *, port: int | None = None) -> ManagedProcess:
     port = port or free_port()
     argv = [
         sys.executable,
@@ -267,9 +266,7 @@ def service_environment(stack_env: Mapping[str, str], run_dir: Path) -> dict[str
         "REDIS_URL": stack_env["REDIS_URL"],
         "CXPULSE_API_TOKEN": stack_env["CXPULSE_API_TOKEN"],
         "DEMO_WEBHOOK_SECRET": stack_env["DEMO_WEBHOOK_SECRET"],
-        "COLLECTOR_CHANNELS_FILE": os.environ.get(
-            "COLLECTOR_CHANNELS_FILE", str(REPO_ROOT / "config/channels.yaml")
-        ),
+        "COLLECTOR_CHANNELS_FILE": os.environ.get("COLLECTOR_CHANNELS_FILE", str(REPO_ROOT / "config/channels.yaml")),
         "COLLECTOR_PSEUDONYMISATION_KEY": stack_env["COLLECTOR_PSEUDONYMISATION_KEY"],
         "CXPULSE_RUN_DIR": str(run_dir),
         # A local stack sees a few thousand events, not a quarter's worth: show figures sooner.

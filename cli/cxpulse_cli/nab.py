@@ -225,7 +225,8 @@ def row_contributions(
 
     A window's result (its earliest detection's weight, or minus the false-negative weight)
     sits on the window's first row, a false positive's weight on its own row, zero elsewhere.
-    NAB 1.1 writes `row_weights` instead; both sum to the same file score.
+    NAB 1.1 writes `row_weights` instead. Both give the same file score unless a window lies
+    wholly in the probationary period, which NAB 1.0 counts as missed and NAB 1.1 ignores.
     """
     contributions = [0.0] * len(weights)
     first_row: dict[int, int] = {}
@@ -290,12 +291,8 @@ def score_corpus(series: Sequence[ScoredSeries], profile: CostProfile, threshold
     )
 
 
-def read_series_csv(path: Path) -> tuple[list[datetime], list[float]]:
-    """A NAB data or results file: the `timestamp` column and `value` (or `anomaly_score`)."""
-    return _read_columns(path, "value")
-
-
 def read_anomaly_scores_csv(path: Path) -> tuple[list[datetime], list[float]]:
+    """The timestamps and anomaly scores of a NAB results file."""
     return _read_columns(path, "anomaly_score")
 
 

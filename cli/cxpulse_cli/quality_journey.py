@@ -174,9 +174,6 @@ def journey_quality_section(data_dir: Path) -> str:
     """The Markdown section; says so instead of failing when the shared data is absent."""
     path = data_dir / AIRLINE_TWEETS
     if not path.is_file():
-        return (
-            f"## Journey stage\n\nSkipped: `{path}` not found "
-            "(the shared evaluation data is not on this machine).\n"
-        )
+        return f"## Journey stage\n\nSkipped: `{path}` not found (the shared evaluation data is not on this machine).\n"
     stages = load_taxonomy(AIRLINE_TAXONOMY).stages
     return render_journey_quality(measure_journey_quality(data_dir), stages)

@@ -41,7 +41,7 @@ PATHOLOGICAL_INPUTS: Final[dict[str, str]] = {
     '100 KB of "good but bad "': ("good but bad " * (100_000 // len("good but bad ") + 1))[:100_000],
     "4,000 emoji": "\U0001f600" * 4_000,
 }
-_TIMING_REPEATS: Final = 20
+_TIMING_REPEATS: Final = 50
 _THROUGHPUT_REPEATS: Final = 3
 _BASELINE_MAX_ITERATIONS: Final = 1_000
 
@@ -66,6 +66,7 @@ class SentimentQuality:
     default_unsupported: int
     folds: list[FoldResult]
     pathological_max_ms: dict[str, float]
+    pathological_max_wall_ms: dict[str, float]
     default_texts_per_second: float
     calibrated_texts_per_second: float
 
@@ -112,13 +113,20 @@ def _calibrated_scorer(train: list[_Tweet]) -> tuple[SentimentScorer, float]:
     return scorer_from_bytes(json.dumps(document).encode()), summary.regularisation
 
 
-def _max_ms(score: Callable[[str], object], text: str) -> float:
-    slowest = 0.0
+def _max_ms(score: Callable[[str], object], text: str) -> tuple[float, float]:
+    """Slowest of several runs, as (CPU ms of this thread, wall-clock ms).
+
+    The goal is judged on CPU time: it is the work the text costs, whereas wall-clock time on
+    a shared machine also counts whoever else had the core at that moment.
+    """
+    slowest_cpu = slowest_wall = 0.0
     for _ in range(_TIMING_REPEATS):
-        started = time.perf_counter()
+        wall_started = time.perf_counter()
+        cpu_started = time.thread_time()
         score(text)
-        slowest = max(slowest, time.perf_counter() - started)
-    return slowest * 1_000
+        slowest_cpu = max(slowest_cpu, time.thread_time() - cpu_started)
+        slowest_wall = max(slowest_wall, time.perf_counter() - wall_started)
+    return slowest_cpu * 1_000, slowest_wall * 1_000
 
 
 def _texts_per_second(scorer: SentimentScorer, texts: list[str]) -> float:
@@ -161,10 +169,12 @@ def measure_sentiment_quality(data_dir: Path) -> SentimentQuality:
             )
         )
 
-    pathological: dict[str, float] = {}
+    pathological_cpu: dict[str, float] = {}
+    pathological_wall: dict[str, float] = {}
     for name, text in PATHOLOGICAL_INPUTS.items():
-        timings = [_max_ms(default.score, text)] + [_max_ms(scorer.score, text) for scorer in calibrated[:1]]
-        pathological[name] = max(timings)
+        timings = [_max_ms(scorer.score, text) for scorer in [default, *calibrated[:1]]]
+        pathological_cpu[name] = max(cpu for cpu, _ in timings)
+        pathological_wall[name] = max(wall for _, wall in timings)
 
     return SentimentQuality(
         rows=len(tweets),
@@ -172,7 +182,8 @@ def measure_sentiment_quality(data_dir: Path) -> SentimentQuality:
         default_accuracy=_accuracy(gold, default_labels),
         default_unsupported=default_labels.count("unsupported"),
         folds=folds,
-        pathological_max_ms=pathological,
+        pathological_max_ms=pathological_cpu,
+        pathological_max_wall_ms=pathological_wall,
         default_texts_per_second=_texts_per_second(default, texts),
         calibrated_texts_per_second=_texts_per_second(calibrated[0], texts) if calibrated else 0.0,
     )
@@ -201,8 +212,8 @@ def render_sentiment_quality(quality: SentimentQuality) -> str:
         f"macro-F1 >= {GOAL_DEFAULT_MACRO_F1:.2f} | {_verdict(default_met)} |",
         f"| VADER (reference, quoted) | {VADER_ACCURACY:.2f} | {VADER_MACRO_F1:.2f} | | |",
         "",
-        f"The default scorer answered `unsupported` (language) on {quality.default_unsupported} tweets; "
-        "they count as wrong.",
+        f"The default scorer answered `unsupported` (language) on {quality.default_unsupported} "
+        f"tweet{'' if quality.default_unsupported == 1 else 's'}, counted as wrong.",
         "",
         "### Calibration on the user's own labels, airline by airline",
         "",
@@ -229,12 +240,15 @@ def render_sentiment_quality(quality: SentimentQuality) -> str:
         "",
         "### Bounded work per text",
         "",
-        "| input | max ms per text | goal | |",
-        "|---|---|---|---|",
+        f"Slowest of {_TIMING_REPEATS} runs per scorer, default rules and a calibrated model alike.",
+        "",
+        "| input | max CPU ms per text | max wall-clock ms | goal (CPU) | |",
+        "|---|---|---|---|---|",
     ]
     for name, milliseconds in quality.pathological_max_ms.items():
+        wall = quality.pathological_max_wall_ms[name]
         lines.append(
-            f"| {name} | {milliseconds:.2f} | < {GOAL_PATHOLOGICAL_MS:.0f} ms "
+            f"| {name} | {milliseconds:.2f} | {wall:.2f} | < {GOAL_PATHOLOGICAL_MS:.0f} ms "
             f"| {_verdict(milliseconds < GOAL_PATHOLOGICAL_MS)} |"
         )
     lines += [

@@ -50,7 +50,7 @@ def _open_rows(path: Path, required: list[str]) -> tuple[list[dict[str, str]], l
     except OSError as error:
         raise InputFileError(f"cannot read {path}: {error}") from error
     except (UnicodeDecodeError, csv.Error) as error:
-        raise InputFileError(f"{path}: not a UTF-8 CSV file: {error}") from error
+        raise InputFileError(f"{path}: cannot read it as a UTF-8 CSV file: {error}") from error
 
 
 def read_labelled(path: Path, text_column: str = "text", label_column: str = "label") -> tuple[list[str], list[str]]:
@@ -182,7 +182,7 @@ def _score(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "sentiment",
         help="calibrate the sentiment scorer on your own labels, or score a text",

@@ -22,8 +22,6 @@ from itertools import islice
 from random import Random
 from typing import Any, Literal, TypeVar
 
-from cxpulse_contracts.events import SCORE_RANGES
-
 from cxpulse_cli.simulate_text import (
     AIRLINE_TEXT,
     CRISIS_COMPLAINTS,
@@ -45,6 +43,7 @@ from cxpulse_cli.simulate_text import (
     StageTexts,
     Tone,
 )
+from cxpulse_contracts.events import SCORE_RANGES
 
 Kind = Literal["survey", "mention"]
 _Mood = Literal["positive", "neutral", "negative"]
@@ -175,9 +174,7 @@ _TONES: Mapping[_Mood, tuple[Tone, ...]] = {
 
 _PLATFORM_POOL = _weighted((("x", 35), ("reddit", 15), ("instagram", 20), ("facebook", 15), ("tiktok", 15)))
 # A story with a video spreads where videos spread.
-_CRISIS_PLATFORM_POOL = _weighted(
-    (("x", 40), ("tiktok", 30), ("instagram", 15), ("reddit", 10), ("facebook", 5))
-)
+_CRISIS_PLATFORM_POOL = _weighted((("x", 40), ("tiktok", 30), ("instagram", 15), ("reddit", 10), ("facebook", 5)))
 _POST_URLS: Mapping[str, str] = {
     "x": "https://x.com/{handle}/status/{post}",
     "reddit": "https://www.reddit.com/r/{subreddit}/comments/{post}/",
@@ -233,9 +230,7 @@ def simulate(
     if span <= timedelta(0):
         raise ValueError(f"span must be positive, got {span}")
     if not (0 <= duplicate_rate <= 1 and 0 <= invalid_rate <= 1 and duplicate_rate + invalid_rate <= 1):
-        raise ValueError(
-            "duplicate_rate and invalid_rate must be shares between 0 and 1 adding up to at most 1"
-        )
+        raise ValueError("duplicate_rate and invalid_rate must be shares between 0 and 1 adding up to at most 1")
     simulation = _Simulation(seed=seed, events=events, start=start, span=span, crisis=crisis)
     return simulation.run(events, duplicate_rate=duplicate_rate, invalid_rate=invalid_rate)
 
@@ -331,9 +326,7 @@ class _Simulation:
         self._customers = max(100, events // 4)
         self._specials: deque[tuple[float, Callable[[float, str], Body]]] = deque()
         if crisis:
-            self._specials.extend(
-                ((_VIRAL_ORIGIN_AT, self._viral_origin), (_INFLUENCER_AT, self._influencer))
-            )
+            self._specials.extend(((_VIRAL_ORIGIN_AT, self._viral_origin), (_INFLUENCER_AT, self._influencer)))
         self._viral_url = ""
         self._viral_fraction = _VIRAL_ORIGIN_AT
 
@@ -374,10 +367,7 @@ class _Simulation:
     def _survey(self, brand: _Brand, fraction: float, occurred_at: str, *, stage: str) -> Body:
         rng = self._rng
         hit_by_crisis = (
-            self._crisis
-            and brand is _CRISIS
-            and stage == CRISIS_STAGE
-            and _CRISIS_START <= fraction < _CRISIS_END
+            self._crisis and brand is _CRISIS and stage == CRISIS_STAGE and _CRISIS_START <= fraction < _CRISIS_END
         )
         mood = rng.pick(_CRISIS_MOODS if hit_by_crisis else brand.survey_moods[stage])
         metric = rng.pick(_METRIC_POOL)
@@ -504,9 +494,7 @@ class _Simulation:
         return self._fill(opener + template + rng.pick(SOCIAL_CLOSERS[tone]), brand)
 
     def _fill(self, template: str, brand: _Brand, *, url: str = "") -> str:
-        text = template.format_map(
-            _Slots(self._rng, {"brand": brand.name, "handle": brand.handle, "url": url})
-        )
+        text = template.format_map(_Slots(self._rng, {"brand": brand.name, "handle": brand.handle, "url": url}))
         return text[:1].upper() + text[1:] if template.startswith("{") else text
 
     def _number(self) -> int:

@@ -517,8 +517,7 @@ CRISIS_COMPLAINTS: tuple[str, ...] = (
     "{handle} baggage crew in {city} threw my guitar case off the cart. Neck snapped, claim denied.",
     "Watched {brand} handlers toss instruments onto the belt in {city}. My cello case is cracked.",
     "{handle} smashed my {bag} and the claims desk says the damage is not covered. Unbelievable.",
-    "Second broken guitar on {brand} this year. Musicians, do not check instruments with them. "
-    + CRISIS_HASHTAG,
+    "Second broken guitar on {brand} this year. Musicians, do not check instruments with them. " + CRISIS_HASHTAG,
     "Damaged luggage claim filed {days} ago, still no reply from {handle}.",
     "Just saw the guitar video. Same thing happened to my {bag} on {route}. {handle} does not care.",
     "My {bag} came off {flight} with a crushed corner and a torn strap. Nobody at the desk would log it.",
@@ -536,8 +535,7 @@ CRISIS_SURVEY_COMMENTS: tuple[str, ...] = (
 VIRAL_ORIGIN_HANDLE = "gigging_guitarist_dan"
 VIRAL_ORIGIN_POST = (
     "{handle} baggage handlers in {city} threw my guitar onto the tarmac while I watched from my "
-    "window seat on {flight}. It is in pieces and the claims desk just shrugged. Video below. "
-    + CRISIS_HASHTAG
+    "window seat on {flight}. It is in pieces and the claims desk just shrugged. Video below. " + CRISIS_HASHTAG
 )
 VIRAL_SHARES: tuple[str, ...] = (
     "This is awful. {handle} needs to make this right {url}",

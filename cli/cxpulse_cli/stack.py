@@ -55,8 +55,6 @@ def status(_: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("stack", help="start or stop the local stack on loopback")
     actions = parser.add_subparsers(dest="action", required=True)
-    actions.add_parser("up", help="start broker, Redis and the services; write .run/env").set_defaults(
-        func=up
-    )
+    actions.add_parser("up", help="start broker, Redis and the services; write .run/env").set_defaults(func=up)
     actions.add_parser("down", help="stop exactly what `up` started").set_defaults(func=down)
     actions.add_parser("status", help="show what runs").set_defaults(func=status)

@@ -38,14 +38,10 @@ class CollectorClient:
         self._secret = secret
         self._http = httpx.Client(base_url=base_url, timeout=timeout_s)
 
-    def post(
-        self, kind: str, payload: Any, *, extra_headers: Mapping[str, str] | None = None
-    ) -> httpx.Response:
+    def post(self, kind: str, payload: Any, *, extra_headers: Mapping[str, str] | None = None) -> httpx.Response:
         body = encode(payload)
         headers = {**signed_headers(self._secret, body), **(extra_headers or {})}
-        return self._http.post(
-            f"/v1/{kind}s", params={"channel": self._channel}, content=body, headers=headers
-        )
+        return self._http.post(f"/v1/{kind}s", params={"channel": self._channel}, content=body, headers=headers)
 
     def close(self) -> None:
         self._http.close()

@@ -75,9 +75,7 @@ def asyncapi_document() -> dict[str, Any]:
             "contentType": "application/json",
             "headers": CLOUDEVENT_HEADERS,
             "payload": {"$ref": f"schemas/{name}.json"},
-            "bindings": {
-                "kafka": {"key": {"type": "string", "description": "brand"}, "bindingVersion": "0.5.0"}
-            },
+            "bindings": {"kafka": {"key": {"type": "string", "description": "brand"}, "bindingVersion": "0.5.0"}},
         }
         for name, _, _ in CHANNELS.values()
     }

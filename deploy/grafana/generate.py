@@ -130,7 +130,14 @@ def _target(query: Query, ref_id: str) -> Json:
 def _panel_json(panel: Panel, panel_id: int, x: int, y: int) -> Json:
     position = {"h": panel.height, "w": panel.width, "x": x, "y": y}
     if panel.kind == "row":
-        return {"type": "row", "id": panel_id, "title": panel.title, "collapsed": False, "gridPos": position, "panels": []}
+        return {
+            "type": "row",
+            "id": panel_id,
+            "title": panel.title,
+            "collapsed": False,
+            "gridPos": position,
+            "panels": [],
+        }
     body: Json = {
         "type": panel.kind,
         "id": panel_id,
@@ -283,6 +290,7 @@ PNL_LINES = (
     "earned_media_value",
 )
 PNL_THRESHOLDS = ((None, "red"), (0.0, "green"))
+NOT_NET = ', line!="net"'
 
 
 def _pnl_stat(title: str, lines: Sequence[str], description: str, thresholds: Any = PNL_THRESHOLDS) -> Panel:
@@ -333,7 +341,7 @@ def executive_pnl() -> Json:
         ),
         bargauge(
             "P&L lines",
-            Query(f"sum by (line) ({PNL % ', line!=\"net\"'})", legend="{{line}}", instant=True),
+            Query(f"sum by (line) ({PNL % NOT_NET})", legend="{{line}}", instant=True),
             width=12,
             height=10,
             decimals=0,
@@ -513,6 +521,7 @@ def journey_satisfaction() -> Json:
 
 
 INCIDENTS = 'cx_alerts_incidents_open{brand=~"$brand", team=~"$team"%s}'
+SEVERE = ', severity=~"4|5"'
 TTA = "cx_alerts_time_to_acknowledge_seconds_bucket"
 
 
@@ -522,7 +531,7 @@ def crisis_incidents() -> Json:
         stat("Open incidents", Query(f"sum({INCIDENTS % ''}) or vector(0)"), decimals=0),
         stat(
             "Severe (4-5)",
-            Query(f"sum({INCIDENTS % ', severity=~\"4|5\"'}) or vector(0)"),
+            Query(f"sum({INCIDENTS % SEVERE}) or vector(0)"),
             decimals=0,
             thresholds=((None, "green"), (1.0, "red")),
         ),
@@ -618,7 +627,9 @@ def crisis_incidents() -> Json:
     return dashboard(
         uid="cxpulse-crisis-incidents",
         title="Crisis and incidents",
-        description="Open incidents by owning team and severity, how fast teams acknowledge, and whether they hear about it.",
+        description=(
+            "Open incidents by owning team and severity, how fast teams acknowledge, and whether they hear of it."
+        ),
         tags=["incidents", "crisis"],
         variables=[
             query_variable("brand", "Brand", "label_values(cx_alerts_incidents_open, brand)", multi=True),

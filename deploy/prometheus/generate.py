@@ -49,9 +49,7 @@ def prometheus_rule(rule_file: Path = RULE_FILE) -> dict[str, Any]:
 
 
 def render(rule_file: Path = RULE_FILE) -> str:
-    body = yaml.dump(
-        prometheus_rule(rule_file), Dumper=_BlockStrings, sort_keys=False, width=110, allow_unicode=True
-    )
+    body = yaml.dump(prometheus_rule(rule_file), Dumper=_BlockStrings, sort_keys=False, width=110, allow_unicode=True)
     return HEADER + body
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 from uuid import UUID
 
 import pytest
+from pydantic import TypeAdapter, ValidationError
+
 from cxpulse_contracts import (
     AlertEvent,
     FeedbackEvent,
@@ -18,7 +20,6 @@ from cxpulse_contracts import (
     pseudonymise,
 )
 from cxpulse_contracts.export import ASYNCAPI_FILE, drifted
-from pydantic import TypeAdapter, ValidationError
 
 SAMPLES = Path(__file__).resolve().parents[2] / "contracts" / "samples"
 SAMPLE_MODELS = {

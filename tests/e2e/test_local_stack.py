@@ -8,10 +8,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from cxpulse_cli.localstack import Stack, start_stack
 from cxpulse_cli.webhook_client import CollectorClient, encode, signed_headers
 from cxpulse_contracts import topics
-
 from tests.support.collector import survey
 from tests.support.kafka_reader import read_topic, records_with_event_id
 

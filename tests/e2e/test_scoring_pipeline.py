@@ -72,29 +72,20 @@ def test_known_events_give_exact_satisfaction_pnl_and_one_scored_copy_each(
     late = (now - timedelta(days=3)).isoformat()
     stamp = (now - timedelta(minutes=20)).isoformat()
     surveys = [
-        survey(
-            brand=brand, journey_stage="support", metric="nps", score=score, comment=None, occurred_at=stamp
-        )
+        survey(brand=brand, journey_stage="support", metric="nps", score=score, comment=None, occurred_at=stamp)
         for score in (10, 9, 8, 7, 3)
     ]
     surveys += [
-        survey(
-            brand=brand, journey_stage="support", metric="csat", score=score, comment=None, occurred_at=stamp
-        )
+        survey(brand=brand, journey_stage="support", metric="csat", score=score, comment=None, occurred_at=stamp)
         for score in (5, 4, 2)
     ]
     surveys += [
-        survey(
-            brand=brand, journey_stage="onboard", metric="ces", score=score, comment=None, occurred_at=stamp
-        )
+        survey(brand=brand, journey_stage="onboard", metric="ces", score=score, comment=None, occurred_at=stamp)
         for score in (6, 2)
     ]
-    late_survey = survey(
-        brand=brand, journey_stage="support", metric="nps", score=0, comment=None, occurred_at=late
-    )
+    late_survey = survey(brand=brand, journey_stage="support", metric="nps", score=0, comment=None, occurred_at=late)
     mentions = [
-        mention(brand=brand, occurred_at=stamp, author={"handle": f"user{i}", "followers": 100})
-        for i in range(3)
+        mention(brand=brand, occurred_at=stamp, author={"handle": f"user{i}", "followers": 100}) for i in range(3)
     ]
     accepted = post(collector, webhook_secret, "survey", [*surveys, late_survey])["event_ids"]
     accepted += post(collector, webhook_secret, "mention", mentions)["event_ids"]  # type: ignore[operator]
@@ -165,9 +156,7 @@ def read_scored(kafka_settings: KafkaSettings, wanted: object) -> list[ScoredFee
 def test_unknown_brand_is_404_and_bad_parameters_422(pipeline: tuple[TestClient, TestClient]) -> None:
     _, scorer = pipeline
     headers = {"authorization": f"Bearer {TOKEN}"}
-    assert (
-        scorer.get("/v1/satisfaction", params={"brand": "no-such-brand"}, headers=headers).status_code == 404
-    )
+    assert scorer.get("/v1/satisfaction", params={"brand": "no-such-brand"}, headers=headers).status_code == 404
     bad_window = scorer.get("/v1/satisfaction", params={"brand": "acme-air", "window": "2h"}, headers=headers)
     assert bad_window.status_code == 422
     assert bad_window.headers["content-type"] == "application/problem+json"
@@ -178,7 +167,4 @@ def test_unknown_brand_is_404_and_bad_parameters_422(pipeline: tuple[TestClient,
         ).status_code
         == 401
     )
-    assert (
-        scorer.get("/v1/pnl", params={"brand": "acme-air", "period": "year"}, headers=headers).status_code
-        == 422
-    )
+    assert scorer.get("/v1/pnl", params={"brand": "acme-air", "period": "year"}, headers=headers).status_code == 422

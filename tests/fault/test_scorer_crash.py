@@ -69,8 +69,7 @@ def run_crash_scenario(
     aggregates = RedisAggregates(redis_client.Redis.from_url(redis_settings.url.get_secret_value()))
     instances = [f"fault-{seed}-{n}" for n in range(processes)]
     running: dict[str, ManagedProcess] = {
-        name: start_service("scorer", scorer_env(kafka, redis_settings, name), tmp_path / "logs")
-        for name in instances
+        name: start_service("scorer", scorer_env(kafka, redis_settings, name), tmp_path / "logs") for name in instances
     }
     try:
         publish(kafka, events)
@@ -88,16 +87,23 @@ def run_crash_scenario(
         for (brand, stage), reference in expected.items():
             stored = aggregates.satisfaction(brand, stage, at=datetime.now(UTC), window=WINDOW)
             assert stored == reference, f"{brand}/{stage}: {stored} != {reference}"
-        assert sum(counts.responses + counts.mentions for (b, s), counts in expected.items() if s == ALL_STAGES) == EVENTS
+        assert (
+            sum(counts.responses + counts.mentions for (b, s), counts in expected.items() if s == ALL_STAGES) == EVENTS
+        )
     finally:
         for process in running.values():
             process.stop()
     wanted = {str(event.event_id).encode() for event in events}
-    scored = [r for r in read_topic(kafka.bootstrap_servers, topics.SCORED, timeout_s=30)
-              if dict(r.headers).get("ce_id") in wanted]
+    scored = [
+        r
+        for r in read_topic(kafka.bootstrap_servers, topics.SCORED, timeout_s=30)
+        if dict(r.headers).get("ce_id") in wanted
+    ]
     unique = {dict(record.headers)["ce_id"] for record in scored}
-    print(f"scored topic (read_committed): {len(scored)} records for {len(unique)} of {EVENTS} events; "
-          f"{len(scored) - len(unique)} extra copies (the local broker's leaked transaction)")
+    print(
+        f"scored topic (read_committed): {len(scored)} records for {len(unique)} of {EVENTS} events; "
+        f"{len(scored) - len(unique)} extra copies (the local broker's leaked transaction)"
+    )
     assert unique == wanted
 
 
@@ -111,4 +117,3 @@ def test_one_of_two_scorers_killed_keeps_aggregates_exact(
     tmp_path: Path, kafka_settings: KafkaSettings, redis_settings: RedisSettings
 ) -> None:
     run_crash_scenario(tmp_path, kafka_settings, redis_settings, processes=2, seed=12)
-

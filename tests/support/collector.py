@@ -6,11 +6,12 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import SecretStr
+
 from cxpulse_collector.adapters.claims import ClaimOutcome
 from cxpulse_collector.app import CollectorAdapters
 from cxpulse_collector.config import Channel, CollectorSettings
 from cxpulse_shared.kafka import OutgoingRecord, PublishFailed
-from pydantic import SecretStr
 
 
 def collector_settings(**overrides: Any) -> CollectorSettings:

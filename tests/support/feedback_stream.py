@@ -22,8 +22,15 @@ from cxpulse_shared.kafka import make_producer
 from cxpulse_shared.settings import KafkaSettings
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
-COMMENTS = ("Waited 40 minutes on hold", "Great help from the agent, thanks", "The app keeps crashing",
-            "Bill was wrong again", None, "Fast and easy", "Still no refund after two weeks")
+COMMENTS = (
+    "Waited 40 minutes on hold",
+    "Great help from the agent, thanks",
+    "The app keeps crashing",
+    "Bill was wrong again",
+    None,
+    "Fast and easy",
+    "Still no refund after two weeks",
+)
 
 
 def make_events(count: int, *, brands: list[str], seed: int = 1) -> list[FeedbackEvent]:
@@ -37,20 +44,34 @@ def make_events(count: int, *, brands: list[str], seed: int = 1) -> list[Feedbac
             metric = rng.choice(["nps", "csat", "ces"])
             score = {"nps": rng.randint(0, 10), "csat": rng.randint(1, 5), "ces": rng.randint(1, 7)}[metric]
             submission: SurveySubmission | MentionSubmission = SurveySubmission(
-                response_id=f"r-{seed}-{index}", brand=brand, metric=metric, score=score,
-                comment=rng.choice(COMMENTS), journey_stage=rng.choice(["purchase", "use", "support"]),
+                response_id=f"r-{seed}-{index}",
+                brand=brand,
+                metric=metric,
+                score=score,
+                comment=rng.choice(COMMENTS),
+                journey_stage=rng.choice(["purchase", "use", "support"]),
                 occurred_at=occurred_at,
             )
         else:
             submission = MentionSubmission(
-                mention_id=f"m-{seed}-{index}", brand=brand, platform="x",
+                mention_id=f"m-{seed}-{index}",
+                brand=brand,
+                platform="x",
                 author={"handle": f"user{rng.randint(1, 500)}", "followers": rng.randint(0, 50_000)},
-                text=rng.choice([c for c in COMMENTS if c]), url=f"https://x.com/u/status/{index}",
+                text=rng.choice([c for c in COMMENTS if c]),
+                url=f"https://x.com/u/status/{index}",
                 engagement={"likes": rng.randint(0, 50), "shares": rng.randint(0, 5), "replies": 0},
                 occurred_at=occurred_at,
             )
-        events.append(to_event(submission, source="fault-test", channel="fault", pseudonymisation_key=b"k",
-                               received_at=datetime.now(UTC)))
+        events.append(
+            to_event(
+                submission,
+                source="fault-test",
+                channel="fault",
+                pseudonymisation_key=b"k",
+                received_at=datetime.now(UTC),
+            )
+        )
     return events
 
 

@@ -42,9 +42,7 @@ def read_topic(
         consumer.close()
 
 
-def _end_moved(
-    consumer: KafkaConsumer, partitions: list[TopicPartition], end_offsets: dict[Any, int]
-) -> bool:
+def _end_moved(consumer: KafkaConsumer, partitions: list[TopicPartition], end_offsets: dict[Any, int]) -> bool:
     latest = consumer.end_offsets(partitions)
     moved = latest != end_offsets
     end_offsets.update(latest)

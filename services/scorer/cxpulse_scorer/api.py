@@ -85,9 +85,7 @@ async def get_satisfaction(
     known = await known_brand(state, brand)
     moment = at or datetime.now(UTC)
     span = WINDOWS[window]
-    counts = await asyncio.to_thread(
-        state.aggregates.satisfaction, brand, stage or ALL_STAGES, at=moment, window=span
-    )
+    counts = await asyncio.to_thread(state.aggregates.satisfaction, brand, stage or ALL_STAGES, at=moment, window=span)
     body = satisfaction_body(state, brand, stage, window, moment, counts)
     body["share_of_voice"] = await asyncio.to_thread(share_of_voice, state, known, moment, span)
     return body

@@ -43,9 +43,7 @@ class ScorerSettings(BaseSettings):
     topics_file: Path = CONFIG_DIR / "topics.yaml"
     sentiment_model: Path | None = Field(default=None, description="a model from `cxpulse sentiment fit`")
     min_responses: int = Field(default=30, ge=1, description="below it a figure is null, `sufficient` false")
-    instance_id: str = Field(
-        default_factory=socket.gethostname, description="stable per replica: fences its zombie"
-    )
+    instance_id: str = Field(default_factory=socket.gethostname, description="stable per replica: fences its zombie")
     max_poll_records: int = Field(default=1000, ge=1)
     max_poll_interval_ms: int = Field(default=300_000, ge=1000)
     session_timeout_ms: int = Field(default=10_000, ge=1000)
@@ -70,9 +68,7 @@ def create_app(
         taxonomies = load_taxonomies(config.taxonomies_dir)
         missing = brands.taxonomies() - taxonomies.keys()
         if missing:
-            raise ValueError(
-                f"brands use taxonomies with no file in {config.taxonomies_dir}: {sorted(missing)}"
-            )
+            raise ValueError(f"brands use taxonomies with no file in {config.taxonomies_dir}: {sorted(missing)}")
         aggregates = RedisAggregates(make_redis(redis_settings or RedisSettings()))
         scorer = FeedbackScorer(
             sentiment=load_scorer(config.sentiment_model),

@@ -54,9 +54,7 @@ class BrandCatalog:
         if brand is not None:
             return brand
         default = self._default
-        return Brand(
-            slug, default.taxonomy, default.timezone, default.currency, (), default.pnl, configured=False
-        )
+        return Brand(slug, default.taxonomy, default.timezone, default.currency, (), default.pnl, configured=False)
 
     def configured(self) -> list[str]:
         return sorted(self._brands)

@@ -25,9 +25,7 @@ EXPORTED_PERIODS = ("day", "month")
 
 
 class SatisfactionCollector(Collector):
-    def __init__(
-        self, aggregates: RedisAggregates, brands: BrandCatalog, *, min_responses: int, cache_s: float = 15.0
-    ):
+    def __init__(self, aggregates: RedisAggregates, brands: BrandCatalog, *, min_responses: int, cache_s: float = 15.0):
         self._aggregates = aggregates
         self._brands = brands
         self._min_responses = min_responses
@@ -45,17 +43,11 @@ class SatisfactionCollector(Collector):
 
     def _read(self) -> list[Metric]:
         stage_labels = ["brand", "stage", "window"]
-        nps = GaugeMetricFamily(
-            "cx_stage_nps", "Net Promoter Score (-100..100) per stage", labels=stage_labels
-        )
+        nps = GaugeMetricFamily("cx_stage_nps", "Net Promoter Score (-100..100) per stage", labels=stage_labels)
         csat = GaugeMetricFamily("cx_stage_csat_ratio", "Share of CSAT answers 4-5", labels=stage_labels)
         ces = GaugeMetricFamily("cx_stage_ces_mean", "Mean CES on 1-7", labels=stage_labels)
-        net = GaugeMetricFamily(
-            "cx_sentiment_net_ratio", "(positive - negative) / judged", labels=stage_labels
-        )
-        responses = GaugeMetricFamily(
-            "cx_stage_responses", "Survey responses in the window", labels=stage_labels
-        )
+        net = GaugeMetricFamily("cx_sentiment_net_ratio", "(positive - negative) / judged", labels=stage_labels)
+        responses = GaugeMetricFamily("cx_stage_responses", "Survey responses in the window", labels=stage_labels)
         mentions = GaugeMetricFamily("cx_stage_mentions", "Mentions in the window", labels=stage_labels)
         reach = GaugeMetricFamily("cx_stage_reach", "Reach of mentions in the window", labels=stage_labels)
         pnl = GaugeMetricFamily(
@@ -68,9 +60,7 @@ class SatisfactionCollector(Collector):
             brand = self._brands.get(brand_slug)
             stages = [*self._aggregates.stages(brand_slug), ALL_STAGES]
             for window in EXPORTED_WINDOWS:
-                counts = self._aggregates.satisfaction_many(
-                    brand_slug, stages, at=now, window=WINDOWS[window]
-                )
+                counts = self._aggregates.satisfaction_many(brand_slug, stages, at=now, window=WINDOWS[window])
                 for stage, stage_counts in counts.items():
                     labels = [brand_slug, "all" if stage == ALL_STAGES else stage, window]
                     derived = figures(stage_counts, min_responses=self._min_responses)

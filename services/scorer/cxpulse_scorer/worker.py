@@ -44,9 +44,7 @@ class ScorerMetrics:
     def register(cls, registry: CollectorRegistry) -> ScorerMetrics:
         return cls(
             events=Counter("cx_scorer_events", "Feedback events by outcome", ["outcome"], registry=registry),
-            dead_letters=Counter(
-                "cx_scorer_dead_letters", "Undecodable messages sent to the DLQ", registry=registry
-            ),
+            dead_letters=Counter("cx_scorer_dead_letters", "Undecodable messages sent to the DLQ", registry=registry),
             transactions=Counter(
                 "cx_scorer_transactions", "Kafka transactions by result", ["result"], registry=registry
             ),
@@ -108,10 +106,7 @@ class ScoringPipeline:
         events, event_records, dead = self._decode(records)
         scored = self._scorer.score_batch(events, scored_at=datetime.now(UTC))
         outcomes = self._aggregates.apply(
-            [
-                (item.contribution, source_position(record))
-                for item, record in zip(scored, event_records, strict=True)
-            ]
+            [(item.contribution, source_position(record)) for item, record in zip(scored, event_records, strict=True)]
         )
         producer = self.producer()
         producer.begin_transaction()
@@ -176,9 +171,7 @@ class ScoringPipeline:
     @staticmethod
     def _next_offsets(batch: dict[Any, list[Any]]) -> dict[TopicPartition, OffsetAndMetadata]:
         return {
-            TopicPartition(partition.topic, partition.partition): OffsetAndMetadata(
-                records[-1].offset + 1, "", -1
-            )
+            TopicPartition(partition.topic, partition.partition): OffsetAndMetadata(records[-1].offset + 1, "", -1)
             for partition, records in batch.items()
             if records
         }

@@ -8,14 +8,14 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+from fastapi.testclient import TestClient
+
 from cxpulse_cli.localstack import ManagedProcess
 from cxpulse_cli.webhook_client import encode, signed_headers
 from cxpulse_collector.adapters.claims import KEY_PREFIX
 from cxpulse_collector.app import create_app
 from cxpulse_contracts import SurveyResponse, event_id_for, topics
 from cxpulse_shared.settings import KafkaSettings, RedisSettings
-from fastapi.testclient import TestClient
-
 from tests.support.collector import channel, collector_settings, survey
 from tests.support.kafka_reader import read_topic, records_with_event_id
 

@@ -118,11 +118,15 @@ def test_bad_input_is_reported_with_its_line(tmp_path: Path, capsys: pytest.Capt
     source.write_text("time,count\n")
     assert run_backtest(source, tmp_path / "out.csv") == 1
 
+    source.write_text("timestamp,value\n2015-02-26 21:42:53,4\n2015-02-26 21:37:53,5\n")
+    assert run_backtest(source, tmp_path / "out.csv") == 1
+    assert "older" in capsys.readouterr().err
+
 
 def test_formats_are_one_runner_each() -> None:
-    assert set(RUNNERS) == {"nab"}
+    assert RUNNERS["nab"].__name__ == "run_nab"
     with pytest.raises(SystemExit):
-        main(["backtest", "--format", "csv", "--input", "x.csv"])
+        main(["backtest", "--format", "no-such-format", "--input", "x.csv"])
 
 
 def test_raw_fields_keep_quotes_and_spaces() -> None:

@@ -10,6 +10,8 @@ from statistics import median
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+
 from cxpulse_cli import simulate_text
 from cxpulse_cli.simulate import (
     BRAND_STAGES,
@@ -21,7 +23,6 @@ from cxpulse_cli.simulate import (
     simulate,
 )
 from cxpulse_contracts.events import MentionSubmission, SurveySubmission
-from pydantic import ValidationError
 
 START = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 SPAN = timedelta(hours=6)
@@ -253,9 +254,7 @@ def test_the_mix_has_praise_complaints_questions_and_ideas(fresh: list[Simulated
 
 
 def test_some_complaints_carry_no_sentiment_words(fresh: list[SimulatedItem]) -> None:
-    sentiment_words = re.compile(
-        r"terrible|awful|rude|worst|useless|ridiculous|disappointed|unbelievable", re.I
-    )
+    sentiment_words = re.compile(r"terrible|awful|rude|worst|useless|ridiculous|disappointed|unbelievable", re.I)
     complaints = [item.body["text"] for item in fresh if item.kind == "mention" and is_complaint(item)]
     assert sum(not sentiment_words.search(text) for text in complaints) > len(complaints) / 4
     comments = [item.body["comment"] or "" for item in fresh if item.kind == "survey"]
@@ -264,9 +263,7 @@ def test_some_complaints_carry_no_sentiment_words(fresh: list[SimulatedItem]) ->
 
 def test_followers_are_heavy_tailed_and_drive_engagement(fresh: list[SimulatedItem]) -> None:
     authors = {
-        item.body["author"]["handle"]: item.body["author"]["followers"]
-        for item in fresh
-        if item.kind == "mention"
+        item.body["author"]["handle"]: item.body["author"]["followers"] for item in fresh if item.kind == "mention"
     }
     followers = list(authors.values())
     assert sum(count < 1000 for count in followers) > 0.85 * len(followers)
@@ -336,9 +333,7 @@ def test_baggage_nps_drops_during_the_crisis() -> None:
 def test_an_influencer_complains_during_the_crisis(fresh: list[SimulatedItem]) -> None:
     _, during = split_by_crisis(crisis_brand_mentions(fresh))
     influencer_complaints = [
-        item
-        for item in during
-        if item.body["author"]["followers"] > INFLUENCER_FOLLOWERS and is_complaint(item)
+        item for item in during if item.body["author"]["followers"] > INFLUENCER_FOLLOWERS and is_complaint(item)
     ]
     assert influencer_complaints
     assert max(item.body["engagement"]["likes"] for item in influencer_complaints) > 5_000
@@ -346,9 +341,7 @@ def test_an_influencer_complains_during_the_crisis(fresh: list[SimulatedItem]) -
 
 def test_the_viral_post_draws_growing_engagement(fresh: list[SimulatedItem]) -> None:
     mentions = crisis_brand_mentions(fresh)
-    origin = next(
-        item for item in mentions if item.body["author"]["handle"] == simulate_text.VIRAL_ORIGIN_HANDLE
-    )
+    origin = next(item for item in mentions if item.body["author"]["handle"] == simulate_text.VIRAL_ORIGIN_HANDLE)
     shares = [item for item in mentions if origin.body["url"] in item.body["text"]]
     assert len(shares) > 20
 
@@ -361,9 +354,7 @@ def test_the_viral_post_draws_growing_engagement(fresh: list[SimulatedItem]) -> 
 
 def test_without_the_crisis_the_crisis_brand_stays_flat() -> None:
     calm = [item for item in simulate(events=2000, start=START, span=SPAN, crisis=False) if not item.invalid]
-    before, during = split_by_crisis(
-        crisis_brand_mentions(item for item in calm if not item.duplicate_of_earlier)
-    )
+    before, during = split_by_crisis(crisis_brand_mentions(item for item in calm if not item.duplicate_of_earlier))
     crisis_start, crisis_end = crisis_window(START, SPAN)
     ratio = per_hour(len(during), crisis_end - crisis_start) / per_hour(len(before), crisis_start - START)
     assert 0.7 < ratio < 1.4

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from fastapi.testclient import TestClient
+
 from cxpulse_cli.webhook_client import encode, signed_headers
 from cxpulse_collector.app import create_app
 from cxpulse_contracts import SurveyResponse, event_id_for
-from fastapi.testclient import TestClient
-
 from tests.support.collector import (
     InMemoryClaims,
     RecordingPublisher,
@@ -99,9 +99,7 @@ def test_out_of_range_score_is_422_naming_the_field(harness: Harness) -> None:
 
 
 def test_every_field_error_of_a_batch_is_reported(harness: Harness) -> None:
-    status, problem = harness.post(
-        "survey", [survey(metric="csat", score=6), survey(journey_stage="Not A Slug")]
-    )
+    status, problem = harness.post("survey", [survey(metric="csat", score=6), survey(journey_stage="Not A Slug")])
     assert status == 422
     pointers = {error["pointer"] for error in problem["errors"]}  # type: ignore[attr-defined]
     assert pointers == {"/0/score", "/1/journey_stage"}

@@ -9,10 +9,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from cxpulse_cli.webhook_client import encode, signed_headers
-from cxpulse_collector.app import create_app
 from fastapi.testclient import TestClient
 
+from cxpulse_cli.webhook_client import encode, signed_headers
+from cxpulse_collector.app import create_app
 from tests.support.collector import RecordingPublisher, channel, collector_settings, fake_adapters, survey
 
 
@@ -94,9 +94,7 @@ def test_secret_of_no_channel_is_401(client: TestClient) -> None:
 
 def test_unknown_channel_is_401_like_a_bad_signature(client: TestClient) -> None:
     body = encode(survey())
-    response = client.post(
-        "/v1/surveys?channel=nobody", content=body, headers=signed_headers(NEW_SECRET, body)
-    )
+    response = client.post("/v1/surveys?channel=nobody", content=body, headers=signed_headers(NEW_SECRET, body))
     assert response.status_code == 401
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["title"] == "Signature verification failed"

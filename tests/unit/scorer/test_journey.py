@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from cxpulse_cli.quality_journey import journey_quality_section
 from cxpulse_scorer.domain.journey import (
     UNKNOWN_STAGE,
@@ -104,9 +105,7 @@ def test_every_example_in_the_files_gets_its_stage(name: str) -> None:
     assert not wrong
 
 
-@pytest.mark.parametrize(
-    "text", ["", "   ", "Hello there!", "@acme_air 🙂🙂", "https://example.com/x", "12345"]
-)
+@pytest.mark.parametrize("text", ["", "   ", "Hello there!", "@acme_air 🙂🙂", "https://example.com/x", "12345"])
 def test_no_evidence_is_unknown(airline: StageTaxonomy, default: StageTaxonomy, text: str) -> None:
     for taxonomy in (airline, default):
         guess = taxonomy.infer(text)
@@ -114,9 +113,7 @@ def test_no_evidence_is_unknown(airline: StageTaxonomy, default: StageTaxonomy, 
 
 
 def test_two_stages_too_close_are_unknown() -> None:
-    taxonomy = StageTaxonomy(
-        "t", {"alpha": {"apple": 1.0}, "beta": {"banana": 1.0}, "gamma": {"cherry": 0.9}}
-    )
+    taxonomy = StageTaxonomy("t", {"alpha": {"apple": 1.0}, "beta": {"banana": 1.0}, "gamma": {"cherry": 0.9}})
     assert taxonomy.infer("apple banana").stage == UNKNOWN_STAGE
     assert taxonomy.infer("apple cherry").stage == UNKNOWN_STAGE
     assert taxonomy.infer("apple apple banana").stage == "alpha"
@@ -149,9 +146,7 @@ def test_a_stated_delay_counts_more_than_the_word(airline: StageTaxonomy) -> Non
     assert airline.stage_scores("delayed 3hrs")["flight"] > plain
 
 
-def test_is_known_tells_mapped_from_unmapped_survey_stages(
-    airline: StageTaxonomy, default: StageTaxonomy
-) -> None:
+def test_is_known_tells_mapped_from_unmapped_survey_stages(airline: StageTaxonomy, default: StageTaxonomy) -> None:
     assert airline.is_known("baggage")
     assert not airline.is_known("onboard")
     assert default.is_known("onboard")

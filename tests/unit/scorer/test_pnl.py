@@ -78,10 +78,7 @@ def test_every_line_carries_formula_inputs_version_and_basis() -> None:
 def test_a_new_model_version_restates_the_same_counts() -> None:
     counts = PnlCounts(promoters=7, detractors=3)
     richer = MODEL.model_copy(update={"version": "test-2", "customer_value": {"default": 2000}})
-    assert (
-        by_name(counts, richer)["revenue_influenced_survey"]
-        == 2 * by_name(counts)["revenue_influenced_survey"]
-    )
+    assert by_name(counts, richer)["revenue_influenced_survey"] == 2 * by_name(counts)["revenue_influenced_survey"]
     assert {line.model_version for line in pnl_lines(counts, richer)} == {"test-2"}
 
 
@@ -90,9 +87,7 @@ def test_event_counts_by_kind() -> None:
         kind="survey", metric="nps", score=9, sentiment="positive", reach=0, care_contact=False
     ) == PnlCounts(promoters=1)
     assert (
-        event_pnl_counts(
-            kind="survey", metric="csat", score=1, sentiment="negative", reach=0, care_contact=False
-        )
+        event_pnl_counts(kind="survey", metric="csat", score=1, sentiment="negative", reach=0, care_contact=False)
         == PnlCounts()
     )
     assert event_pnl_counts(

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from cxpulse_scorer.domain.reach import (
     AUDIENCE_PER_REPLY,
     AUDIENCE_PER_SHARE,
@@ -11,8 +14,6 @@ from cxpulse_scorer.domain.reach import (
     influence_of_reach,
     reach,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 counts = st.integers(min_value=0, max_value=10**12)
 engagement = st.tuples(counts, counts, counts, counts)
@@ -21,9 +22,7 @@ engagement = st.tuples(counts, counts, counts, counts)
 def test_formula() -> None:
     assert reach(0, 0, 0, 0) == 0
     assert reach(1_000) == 1_000
-    assert (
-        reach(1_000, likes=5, shares=2, replies=3) == 1_005 + 2 * AUDIENCE_PER_SHARE + 3 * AUDIENCE_PER_REPLY
-    )
+    assert reach(1_000, likes=5, shares=2, replies=3) == 1_005 + 2 * AUDIENCE_PER_SHARE + 3 * AUDIENCE_PER_REPLY
 
 
 def test_influence_scale() -> None:

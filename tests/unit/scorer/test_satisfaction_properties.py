@@ -27,9 +27,7 @@ metrics_and_scores = st.one_of(
     st.tuples(st.just("ces"), st.integers(1, 7)),
 )
 labels = st.sampled_from(["positive", "neutral", "negative", "unsupported"])
-surveys = st.builds(
-    lambda metric_score, label: survey_counts(*metric_score, label), metrics_and_scores, labels
-)
+surveys = st.builds(lambda metric_score, label: survey_counts(*metric_score, label), metrics_and_scores, labels)
 mentions = st.builds(mention_counts, labels, st.integers(0, 10**7))
 event_counts = st.lists(st.one_of(surveys, mentions), max_size=60)
 moments = st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC))
@@ -71,9 +69,7 @@ def test_passives_count_in_the_nps_denominator(promoters: int, passives: int, de
 
 
 @given(event_counts, st.randoms(use_true_random=False))
-def test_merging_is_order_free_and_associative(
-    counts: list[SatisfactionCounts], shuffler: random.Random
-) -> None:
+def test_merging_is_order_free_and_associative(counts: list[SatisfactionCounts], shuffler: random.Random) -> None:
     shuffled = counts[:]
     shuffler.shuffle(shuffled)
     split = len(counts) // 2
@@ -91,9 +87,7 @@ def test_a_figure_below_the_minimum_is_null_and_insufficient(minimum: int) -> No
 
 
 def span_of(plan: list[tuple[str, datetime]]) -> list[tuple[datetime, datetime]]:
-    return [
-        (start, start + (COARSE_BUCKET if granularity == "h" else FINE_BUCKET)) for granularity, start in plan
-    ]
+    return [(start, start + (COARSE_BUCKET if granularity == "h" else FINE_BUCKET)) for granularity, start in plan]
 
 
 @given(moments, st.sampled_from(list(WINDOWS)))
@@ -104,9 +98,7 @@ def test_window_buckets_tile_the_window_exactly(at: datetime, window_name: str) 
     assert spans[0][0] == end - window
     assert spans[-1][1] == end
     assert all(left[1] == right[0] for left, right in zip(spans, spans[1:], strict=False))
-    assert all(
-        start == floor_to(start, COARSE_BUCKET) for (start, stop) in spans if stop - start == COARSE_BUCKET
-    )
+    assert all(start == floor_to(start, COARSE_BUCKET) for (start, stop) in spans if stop - start == COARSE_BUCKET)
 
 
 @given(moments)
@@ -120,9 +112,7 @@ def test_windows_add_up_one_day_is_twenty_four_hours(at: datetime) -> None:
 
 
 @given(moments, moments, st.sampled_from(list(WINDOWS)))
-def test_a_late_event_lands_in_the_windows_its_time_belongs_to(
-    at: datetime, occurred: datetime, name: str
-) -> None:
+def test_a_late_event_lands_in_the_windows_its_time_belongs_to(at: datetime, occurred: datetime, name: str) -> None:
     """Whether an event counts depends on its event time only, never on when it arrived."""
     window = WINDOWS[name]
     plan = window_buckets(at, window)

@@ -693,6 +693,7 @@ def test_calibration_rejects_unusable_labels() -> None:
     [
         ({"format": "something-else"}, "not a"),
         ({"rules_version": "cx-rules-0"}, "fit it again"),
+        ({"rule_features": ["rule_score"]}, "fit it again"),
         ({"classes": ["negative", "angry", "positive"]}, "classes"),
         ({"intercepts": [0.0]}, "intercepts"),
         ({"idf": []}, "idf"),

@@ -7,20 +7,23 @@ claim that expired and was taken over by a retry is never clobbered.
 
 from __future__ import annotations
 
+import asyncio
 import enum
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import redis.asyncio
+from redis.commands.core import AsyncScript
 from redis.crc import key_slot
 
 KEY_PREFIX = "cx:collector:event:"
 PUBLISHED = b"published"
 
-# Each script takes every key of one Redis Cluster slot at once: one round trip per slot and step.
+# Each script takes keys with one token per key (ARGV[1 + i] for KEYS[i]), so the claims of
+# many concurrent requests share one round trip.
 _CLAIM = """
 local results = {}
 for i, key in ipairs(KEYS) do
-  if redis.call('SET', key, ARGV[1], 'NX', 'PX', ARGV[2]) then
+  if redis.call('SET', key, ARGV[i + 1], 'NX', 'PX', ARGV[1]) then
     results[i] = 1
   elseif redis.call('GET', key) == 'published' then
     results[i] = 2
@@ -31,14 +34,14 @@ end
 return results
 """
 _CONFIRM = """
-for _, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[1] then redis.call('SET', key, 'published', 'PX', ARGV[2]) end
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[i + 1] then redis.call('SET', key, 'published', 'PX', ARGV[1]) end
 end
 return 0
 """
 _RELEASE = """
-for _, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key) end
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[i + 1] then redis.call('DEL', key) end
 end
 return 0
 """
@@ -50,44 +53,94 @@ class ClaimOutcome(enum.Enum):
     IN_FLIGHT = 3
 
 
-def keys_by_slot(event_ids: Sequence[str], *, clustered: bool) -> dict[int, list[tuple[int, str]]]:
-    """(position, key) pairs per script call: one call on a single Redis, one per slot on a cluster."""
-    groups: dict[int, list[tuple[int, str]]] = {}
-    for position, event_id in enumerate(event_ids):
-        key = KEY_PREFIX + event_id
-        groups.setdefault(key_slot(key.encode()) if clustered else 0, []).append((position, key))
-    return groups
+ScriptRun = Callable[[list[str], list[str]], Awaitable[list[int]]]
+
+
+class _Coalescer:
+    """Joins the calls made during one turn of the event loop into one script run per slot.
+
+    Under load many requests reach the same step at once; each would otherwise pay a Redis
+    round trip, which costs more CPU in redis-py than the rest of the request.
+    """
+
+    def __init__(self, run: ScriptRun) -> None:
+        self._run = run
+        self._waiting: list[tuple[list[str], str, asyncio.Future[list[int]]]] = []
+
+    async def submit(self, keys: list[str], token: str) -> list[int]:
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[list[int]] = loop.create_future()
+        if not self._waiting:
+            loop.call_soon(lambda: asyncio.ensure_future(self._flush()))
+        self._waiting.append((keys, token, answer))
+        return await answer
+
+    async def _flush(self) -> None:
+        batch, self._waiting = self._waiting, []
+        keys = [key for call_keys, _, _ in batch for key in call_keys]
+        tokens = [token for call_keys, token, _ in batch for _ in call_keys]
+        try:
+            results = await self._run(keys, tokens)
+        except BaseException as error:
+            for _, _, answer in batch:
+                if not answer.done():
+                    answer.set_exception(error)
+            return
+        offset = 0
+        for call_keys, _, answer in batch:
+            if not answer.done():
+                answer.set_result(results[offset : offset + len(call_keys)])
+            offset += len(call_keys)
 
 
 class RedisEventClaims:
-    """One script call per cluster slot and step (a single call for a single event)."""
+    """Claims, confirms and releases of concurrent requests share round trips (see _Coalescer)."""
 
     def __init__(
-        self, client: redis.asyncio.Redis | redis.asyncio.RedisCluster, *, pending_ttl_s: int, published_ttl_s: int
+        self,
+        client: redis.asyncio.Redis | redis.asyncio.RedisCluster,
+        *,
+        pending_ttl_s: int,
+        published_ttl_s: int,
     ) -> None:
         self._client = client
         self._clustered = isinstance(client, redis.asyncio.RedisCluster)
-        self._pending_ttl_ms = str(pending_ttl_s * 1000)
-        self._published_ttl_ms = str(published_ttl_s * 1000)
-        self._claim = client.register_script(_CLAIM)
-        self._confirm = client.register_script(_CONFIRM)
-        self._release = client.register_script(_RELEASE)
+        pending_ttl_ms = str(pending_ttl_s * 1000)
+        published_ttl_ms = str(published_ttl_s * 1000)
+        self._claims = _Coalescer(self._runner(client.register_script(_CLAIM), pending_ttl_ms))
+        self._confirms = _Coalescer(self._runner(client.register_script(_CONFIRM), published_ttl_ms))
+        self._releases = _Coalescer(self._runner(client.register_script(_RELEASE), "0"))
+
+    def _runner(self, script: AsyncScript, ttl_ms: str) -> ScriptRun:
+        async def run(keys: list[str], tokens: list[str]) -> list[int]:
+            results = [0] * len(keys)
+            for group in self._by_slot(keys).values():
+                answer = await script(keys=[keys[i] for i in group], args=[ttl_ms, *(tokens[i] for i in group)])
+                if isinstance(answer, list):
+                    for position, value in zip(group, answer, strict=True):
+                        results[position] = int(value)
+            return results
+
+        return run
+
+    def _by_slot(self, keys: list[str]) -> dict[int, list[int]]:
+        """One script run on a single Redis; one per slot on a cluster, as multi-key scripts require."""
+        groups: dict[int, list[int]] = {}
+        for position, key in enumerate(keys):
+            groups.setdefault(key_slot(key.encode()) if self._clustered else 0, []).append(position)
+        return groups
 
     async def claim(self, event_ids: Sequence[str], token: str) -> list[ClaimOutcome]:
-        outcomes: list[ClaimOutcome] = [ClaimOutcome.IN_FLIGHT] * len(event_ids)
-        for group in keys_by_slot(event_ids, clustered=self._clustered).values():
-            results = await self._claim(keys=[key for _, key in group], args=[f"pending:{token}", self._pending_ttl_ms])
-            for (position, _), result in zip(group, results, strict=True):
-                outcomes[position] = ClaimOutcome(int(result))
-        return outcomes
+        results = await self._claims.submit([KEY_PREFIX + event_id for event_id in event_ids], f"pending:{token}")
+        return [ClaimOutcome(result) for result in results]
 
     async def confirm(self, event_ids: Sequence[str], token: str) -> None:
-        for group in keys_by_slot(event_ids, clustered=self._clustered).values():
-            await self._confirm(keys=[key for _, key in group], args=[f"pending:{token}", self._published_ttl_ms])
+        if event_ids:
+            await self._confirms.submit([KEY_PREFIX + event_id for event_id in event_ids], f"pending:{token}")
 
     async def release(self, event_ids: Sequence[str], token: str) -> None:
-        for group in keys_by_slot(event_ids, clustered=self._clustered).values():
-            await self._release(keys=[key for _, key in group], args=[f"pending:{token}"])
+        if event_ids:
+            await self._releases.submit([KEY_PREFIX + event_id for event_id in event_ids], f"pending:{token}")
 
     async def ping(self) -> bool:
         return bool(await self._client.ping())

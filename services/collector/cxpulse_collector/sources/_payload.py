@@ -11,12 +11,12 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar, get_args
 
-from cxpulse_contracts import SurveySubmission
-from cxpulse_contracts.events import SCORE_RANGES, Metric, check_score_range
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from cxpulse_collector.sources.base import ChannelContext, PayloadInvalid
+from cxpulse_contracts import SurveySubmission
+from cxpulse_contracts.events import SCORE_RANGES, Metric, check_score_range
 
 JsonObject = Mapping[str, Any]
 SubmissionT = TypeVar("SubmissionT", bound=BaseModel)

@@ -22,11 +22,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from cxpulse_contracts.events import Metric
-
 from cxpulse_collector.sources import _payload as read
 from cxpulse_collector.sources._signing import verify_body_signature
 from cxpulse_collector.sources.base import ChannelContext, SourceAdapter, SourceRequest, Submission
+from cxpulse_contracts.events import Metric
 
 SIGNATURE_HEADER = "x-delighted-webhook-signature"
 RESPONSE_EVENTS = frozenset({"survey_response.created", "survey_response.updated"})

@@ -25,11 +25,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cxpulse_contracts.events import Metric
-
 from cxpulse_collector.sources import _payload as read
 from cxpulse_collector.sources._signing import verify_body_signature
 from cxpulse_collector.sources.base import ChannelContext, SourceAdapter, SourceRequest, Submission
+from cxpulse_contracts.events import Metric
 
 SIGNATURE_HEADER = "typeform-signature"
 HIDDEN = "form_response.hidden"

@@ -18,8 +18,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from cxpulse_contracts import MentionSubmission
-
 from cxpulse_collector.sources import _payload as read
 from cxpulse_collector.sources._signing import hmac_sha256_base64, verify_body_signature
 from cxpulse_collector.sources.base import (
@@ -29,6 +27,7 @@ from cxpulse_collector.sources.base import (
     SourceRequest,
     Submission,
 )
+from cxpulse_contracts import MentionSubmission
 
 SIGNATURE_HEADER = "x-twitter-webhooks-signature"
 PLATFORM = "x"

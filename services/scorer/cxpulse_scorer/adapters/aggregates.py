@@ -110,9 +110,7 @@ def operations(contribution: Contribution) -> list[tuple[str, str, str, int, int
     for stage_name in (stage, ALL_STAGES):
         for granularity, bucket, ttl in (("m5", fine, FINE_TTL_S), ("h", coarse, COARSE_TTL_S)):
             key = satisfaction_key(brand, stage_name, granularity, bucket)
-            ops.extend(
-                ("h", key, name, value, ttl) for name, value in contribution.satisfaction.as_fields().items()
-            )
+            ops.extend(("h", key, name, value, ttl) for name, value in contribution.satisfaction.as_fields().items())
     day_key = pnl_key(brand, contribution.local_day)
     ops.extend(("h", day_key, name, value, DAY_TTL_S) for name, value in contribution.pnl.as_fields().items())
     driver_key = drivers_key(brand, stage, contribution.local_day)
@@ -215,9 +213,7 @@ class RedisAggregates:
         return {topic: (n, total, squares) for topic, (n, total, squares) in sums.items()}
 
     def top_customers(self, brand: str, limit: int) -> list[tuple[str, int]]:
-        ranked: list[Any] = self._client.zrevrange(
-            customers_key(brand), 0, limit - 1, withscores=True
-        )
+        ranked: list[Any] = self._client.zrevrange(customers_key(brand), 0, limit - 1, withscores=True)
         return [(as_text(member), int(score)) for member, score in ranked]
 
     def ping(self) -> bool:

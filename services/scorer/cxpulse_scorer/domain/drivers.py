@@ -49,9 +49,7 @@ def key_drivers(
         if topic == ALL_TOPICS or n < min_mentions or rest_n < 2:
             continue
         mean_with, var_with = _moments(n, total / scale, squares / scale**2)
-        mean_without, var_without = _moments(
-            rest_n, (all_sum - total) / scale, (all_squares - squares) / scale**2
-        )
+        mean_without, var_without = _moments(rest_n, (all_sum - total) / scale, (all_squares - squares) / scale**2)
         effect = mean_with - mean_without
         standard_error = math.sqrt(var_with / n + var_without / rest_n)
         p_value: float | None = None

@@ -114,12 +114,7 @@ class StageTaxonomy:
 
 
 def _positive_number(value: object, where: str) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
         raise TaxonomyError(f"{where} must be a positive number, got {value!r}")
     return float(value)
 

@@ -24,9 +24,7 @@ class ChurnModel(BaseModel):
     promoter: float = Field(ge=0, le=1)
     passive: float = Field(ge=0, le=1)
     detractor: float = Field(ge=0, le=1)
-    per_negative_exposure: float = Field(
-        ge=0, le=1, description="added churn of a customer who sees a complaint"
-    )
+    per_negative_exposure: float = Field(ge=0, le=1, description="added churn of a customer who sees a complaint")
     per_positive_exposure: float = Field(ge=0, le=1, description="churn removed for one who sees praise")
 
 
@@ -38,13 +36,9 @@ class PnlModel(BaseModel):
     version: str = Field(min_length=1)
     customer_value: dict[str, float] = Field(description="annual value by segment; `default` is required")
     churn: ChurnModel
-    customer_share_of_reach: float = Field(
-        ge=0, le=1, description="share of people reached who are customers"
-    )
+    customer_share_of_reach: float = Field(ge=0, le=1, description="share of people reached who are customers")
     cost_per_contact: dict[str, float] = Field(description="care cost by channel: social, phone, email, ...")
-    social_deflection_rate: float = Field(
-        ge=0, le=1, description="share of social care contacts that spare a call"
-    )
+    social_deflection_rate: float = Field(ge=0, le=1, description="share of social care contacts that spare a call")
     cpm: float = Field(ge=0, description="earned media value per 1,000 impressions")
 
     def value_of(self, segment: str = "default") -> float:

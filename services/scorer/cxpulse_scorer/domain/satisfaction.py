@@ -42,9 +42,7 @@ class SatisfactionCounts:
     reach: int = 0
 
     def __add__(self, other: SatisfactionCounts) -> SatisfactionCounts:
-        return SatisfactionCounts(
-            *(getattr(self, field.name) + getattr(other, field.name) for field in fields(self))
-        )
+        return SatisfactionCounts(*(getattr(self, field.name) + getattr(other, field.name) for field in fields(self)))
 
     def as_fields(self) -> dict[str, int]:
         return {name: value for name, value in asdict(self).items() if value}
@@ -107,9 +105,7 @@ def figures(counts: SatisfactionCounts, *, min_responses: int) -> SatisfactionFi
     judged = counts.sentiment_positive + counts.sentiment_neutral + counts.sentiment_negative
     return SatisfactionFigures(
         responses=counts.responses,
-        nps=_percent(counts.nps_promoters - counts.nps_detractors, counts.nps_n)
-        if enough(counts.nps_n)
-        else None,
+        nps=_percent(counts.nps_promoters - counts.nps_detractors, counts.nps_n) if enough(counts.nps_n) else None,
         csat=_percent(counts.csat_top2, counts.csat_n) if enough(counts.csat_n) else None,
         csat_mean=round(counts.csat_sum / counts.csat_n, 3) if enough(counts.csat_n) else None,
         ces_mean=round(counts.ces_sum / counts.ces_n, 3) if enough(counts.ces_n) else None,
@@ -119,9 +115,7 @@ def figures(counts: SatisfactionCounts, *, min_responses: int) -> SatisfactionFi
             "neutral": counts.sentiment_neutral,
             "negative": counts.sentiment_negative,
             "unsupported": counts.sentiment_unsupported,
-            "net": _percent(counts.sentiment_positive - counts.sentiment_negative, judged)
-            if judged
-            else None,
+            "net": _percent(counts.sentiment_positive - counts.sentiment_negative, judged) if judged else None,
         },
         mentions=counts.mentions,
         reach=counts.reach,

@@ -113,9 +113,7 @@ class FeedbackScorer:
             stage = taxonomy.infer(event.text).stage
             stage_basis, unmapped = "inferred", False
             engagement = event.engagement
-            reach = self._reach(
-                event.author.followers, engagement.likes, engagement.shares, engagement.replies
-            )
+            reach = self._reach(event.author.followers, engagement.likes, engagement.shares, engagement.replies)
             satisfaction = mention_counts(sentiment.label, reach)
             customer = f"{event.platform}:{event.author.handle.lower()}"
         pnl_counts = event_pnl_counts(
@@ -127,9 +125,7 @@ class FeedbackScorer:
             care_contact=event.kind == "mention" and sentiment.label == "negative",
         )
         contributions = {
-            line.name: line.value
-            for line in pnl_lines(pnl_counts, brand.pnl)
-            if line.value and line.name != "net"
+            line.name: line.value for line in pnl_lines(pnl_counts, brand.pnl) if line.value and line.name != "net"
         }
         scored = ScoredFeedback(
             event=event,

@@ -154,6 +154,8 @@ def parse_model(document: object) -> CalibrationModel:
             f"model was fitted on rules {document.get('rules_version')!r} but this scorer runs "
             f"{RULES_MODEL_VERSION!r}; fit it again with `cxpulse sentiment fit`"
         )
+    if document.get("rule_features") != list(RULE_FEATURE_NAMES):
+        raise ModelFileError("model was fitted on other rule features; fit it again with `cxpulse sentiment fit`")
     raw_classes = document.get("classes")
     if (
         not isinstance(raw_classes, list)

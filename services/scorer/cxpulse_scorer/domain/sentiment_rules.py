@@ -23,6 +23,8 @@ from cxpulse_scorer.domain import sentiment_lexicon as lexicon
 from cxpulse_scorer.domain.sentiment_language import is_probably_english, is_supported_language_tag
 from cxpulse_scorer.domain.sentiment_types import UNSUPPORTED, Sentiment, SentimentLabel
 
+# Bump on any change to the rules or the lexicon: scores move, and calibrated models fitted on
+# the old readings refuse to load until they are fitted again.
 RULES_MODEL_VERSION: Final = "cx-rules-1"
 
 MAX_TEXT_CHARS: Final = 2_000
@@ -64,7 +66,7 @@ _DOUBLED_RE: Final = re.compile(r"([a-z])\1")
 _TOKEN_RE: Final = re.compile(
     r"[A-Za-z\u00c0-\u024f]+(?:'[A-Za-z]+)?"
     r"|\d+(?:[.,:]\d+)*"
-    r"|[:;=]'?-?[()\[\]dDpP/|]|<3"
+    r"|[:;=]'?-?[()\[\]dDpP/|](?![A-Za-z])|<3"
     r"|[!?]+|\.+|[,;]"
     r"|[\u2190-\u2bff\U0001f000-\U0001faff]"
 )
@@ -119,7 +121,7 @@ class TextAnalysis:
     question: bool
     gratitude: bool
     sarcasm: bool
-    signals: tuple[float, ...] = ()
+    signals: tuple[float, ...]
     """Counts per name in `SIGNAL_NAMES`."""
 
 
@@ -257,7 +259,7 @@ class _Reading:
             factor *= _CAPS_EMPHASIS
         return factor
 
-    def _add_sentiment(self, valence: float, index: int, *, cue: bool = False, signal: str = "") -> None:
+    def _add_sentiment(self, valence: float, index: int, signal: str = "") -> None:
         value = valence * self._emphasis(index)
         if self.negation_left > 0:
             value *= _NEGATED_POSITIVE_FACTOR if value > 0 else _NEGATED_NEGATIVE_FACTOR
@@ -266,8 +268,9 @@ class _Reading:
         if self.in_question[index]:
             value *= _QUESTION_DAMPING
         if value > 0 and index <= self.thanks_until:
+            # "thanks for the quick help with my lost bag" is gratitude for the help
             self.thanks_until = -1
-        self.add(value, index, signal or _signed("sentiment", value), flippable=value > 0 or cue)
+        self.add(value, index, signal or _signed("sentiment", value), flippable=value > 0)
 
     def _add_gratitude(self, valence: float, index: int) -> None:
         self.gratitude = True
@@ -304,7 +307,7 @@ class _Reading:
             else:
                 if kind == lexicon.KIND_SARCASM_CUE:
                     self.sarcasm_cue = True
-                self._add_sentiment(valence, index, cue=kind == lexicon.KIND_SARCASM_CUE)
+                self._add_sentiment(valence, index)
             return len(words)
         return 0
 
@@ -498,7 +501,7 @@ def analyse(text: str, language: str | None = None) -> TextAnalysis:
     if language and not is_supported_language_tag(language):
         return _UNSUPPORTED_ANALYSIS
     tokens, types, emphasised = _tokenise(text)
-    if language is None:
+    if not language:
         words = [token for token, token_type in zip(tokens, types, strict=True) if token_type == _TOKEN_WORD]
         known = sum(1 for word in words if _is_known(word))
         if not is_probably_english(text[:MAX_TEXT_CHARS], words, known):

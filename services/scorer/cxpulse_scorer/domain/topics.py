@@ -208,9 +208,7 @@ class EmergingTerms:
         capacity: int = 2_000,
     ) -> None:
         if bucket_seconds <= 0 or recent_buckets < 1 or baseline_half_life_buckets <= 0 or capacity < 1:
-            raise ValueError(
-                "bucket_seconds, recent_buckets, baseline_half_life_buckets and capacity must be > 0"
-            )
+            raise ValueError("bucket_seconds, recent_buckets, baseline_half_life_buckets and capacity must be > 0")
         self.bucket_seconds = bucket_seconds
         self.recent_buckets = recent_buckets
         self.capacity = capacity
@@ -326,6 +324,5 @@ def _without_words_explained_by_pairs(terms: list[EmergingTerm]) -> list[Emergin
     return [
         candidate
         for candidate in terms
-        if " " in candidate.term
-        or pair_counts.get(candidate.term, 0) < _EXPLAINED_SHARE * candidate.recent_count
+        if " " in candidate.term or pair_counts.get(candidate.term, 0) < _EXPLAINED_SHARE * candidate.recent_count
     ]

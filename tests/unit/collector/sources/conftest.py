@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from cxpulse_collector.sources.base import ChannelContext, SourceRequest
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "sources"

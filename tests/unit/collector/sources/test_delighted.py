@@ -3,6 +3,7 @@ import hmac
 from datetime import UTC, datetime
 
 import pytest
+
 from cxpulse_collector.sources.base import PayloadInvalid, SignatureInvalid
 from cxpulse_collector.sources.delighted import DelightedAdapter
 
@@ -27,15 +28,11 @@ def test_a_body_signed_with_the_api_key_is_accepted(make_request, body, now):
 
 @pytest.mark.parametrize("key", [OLD_API_KEY, API_KEY])
 def test_old_and_new_api_keys_are_both_accepted_during_rotation(make_request, body, now, key):
-    adapter.verify(
-        make_request(body, {HEADER: delighted_signature(body, key)}), [OLD_API_KEY, API_KEY], now=now
-    )
+    adapter.verify(make_request(body, {HEADER: delighted_signature(body, key)}), [OLD_API_KEY, API_KEY], now=now)
 
 
 def test_a_tampered_body_is_rejected(make_request, body, now):
-    request = make_request(
-        body.replace(b'"score": 9', b'"score": 0'), {HEADER: delighted_signature(body, API_KEY)}
-    )
+    request = make_request(body.replace(b'"score": 9', b'"score": 0'), {HEADER: delighted_signature(body, API_KEY)})
     with pytest.raises(SignatureInvalid):
         adapter.verify(request, [API_KEY], now=now)
 

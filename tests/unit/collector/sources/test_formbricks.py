@@ -4,6 +4,7 @@ import hmac
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from cxpulse_collector.sources.base import PayloadInvalid, SignatureInvalid
 from cxpulse_collector.sources.formbricks import FormbricksAdapter
 
@@ -35,9 +36,7 @@ def test_a_delivery_signed_with_the_channel_secret_is_accepted(make_request, bod
 
 @pytest.mark.parametrize("key", [OLD_KEY, KEY])
 def test_old_and_new_secrets_are_both_accepted_during_rotation(make_request, body, now, key):
-    adapter.verify(
-        make_request(body, standard_webhook_headers(body, key, now)), [OLD_SECRET, SECRET], now=now
-    )
+    adapter.verify(make_request(body, standard_webhook_headers(body, key, now)), [OLD_SECRET, SECRET], now=now)
 
 
 def test_one_matching_signature_among_several_is_enough(make_request, body, now):
@@ -47,9 +46,7 @@ def test_one_matching_signature_among_several_is_enough(make_request, body, now)
 
 
 def test_an_unusable_secret_does_not_hide_a_good_one(make_request, body, now):
-    adapter.verify(
-        make_request(body, standard_webhook_headers(body, KEY, now)), ["whsec_@@@", "", SECRET], now=now
-    )
+    adapter.verify(make_request(body, standard_webhook_headers(body, KEY, now)), ["whsec_@@@", "", SECRET], now=now)
 
 
 def test_a_tampered_body_is_rejected(make_request, body, now):
@@ -110,9 +107,7 @@ def test_a_body_that_is_not_utf8_is_rejected(make_request, now):
 
 
 def test_a_finished_nps_response_becomes_a_survey_submission(fixture_payload, channel):
-    [submission] = adapter.parse(
-        fixture_payload("formbricks", "response_finished_nps.json"), channel(**NPS_OPTIONS)
-    )
+    [submission] = adapter.parse(fixture_payload("formbricks", "response_finished_nps.json"), channel(**NPS_OPTIONS))
 
     assert submission.response_id == "cm1x9m7qz0007ab12s8t4u5v6"
     assert submission.brand == "acme-air"
@@ -178,6 +173,4 @@ def test_the_configured_metric_is_used(fixture_payload, channel):
 
 
 def test_events_that_carry_no_response_give_nothing(channel):
-    assert (
-        adapter.parse({"webhookId": "w", "event": "testEndpoint", "data": {}}, channel(**NPS_OPTIONS)) == []
-    )
+    assert adapter.parse({"webhookId": "w", "event": "testEndpoint", "data": {}}, channel(**NPS_OPTIONS)) == []

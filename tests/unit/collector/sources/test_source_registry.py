@@ -5,16 +5,15 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from cxpulse_collector.sources.base import ChannelContext, PayloadInvalid, SignatureInvalid, SourceRequest
-from cxpulse_collector.sources.registry import load_adapters
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cxpulse_collector.sources.base import ChannelContext, PayloadInvalid, SignatureInvalid, SourceRequest
+from cxpulse_collector.sources.registry import load_adapters
+
 SLUGS = ("typeform", "formbricks", "delighted", "zendesk", "x")
 ADAPTERS = load_adapters()
-CHANNEL = ChannelContext(
-    name="web", brand="acme-air", options={"score_question_id": "nps", "default_stage": "web"}
-)
+CHANNEL = ChannelContext(name="web", brand="acme-air", options={"score_question_id": "nps", "default_stage": "web"})
 NOW = datetime(2024, 5, 2, 14, 5, tzinfo=UTC)
 HEADERS = (
     "typeform-signature",
@@ -30,9 +29,7 @@ WEIRD_VALUES = (None, True, -1, 10**30, 1.5, "", "x", [], [1, "a"], {}, {"id": [
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
-    ),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
     max_leaves=20,
 )
 
@@ -98,8 +95,6 @@ def test_parse_survives_any_field_of_a_real_payload_being_wrong(fixture_payload,
     secrets=st.lists(st.text(max_size=16), max_size=3),
 )
 def test_verify_raises_nothing_but_signature_invalid_on_any_request(slug, headers, body, secrets):
-    request = SourceRequest(
-        method="POST", url="https://collector.example/", headers=headers, query={}, body=body
-    )
+    request = SourceRequest(method="POST", url="https://collector.example/", headers=headers, query={}, body=body)
     with pytest.raises(SignatureInvalid):
         ADAPTERS[slug].verify(request, secrets, now=NOW)

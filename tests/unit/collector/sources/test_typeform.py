@@ -5,6 +5,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+
 from cxpulse_collector.sources.base import PayloadInvalid, SignatureInvalid
 from cxpulse_collector.sources.typeform import TypeformAdapter
 
@@ -86,9 +87,7 @@ def test_the_documented_example_parses_once_its_scale_question_is_configured(fix
         "default_stage": "research",
         "customer_id_hidden_field": "user_id",
     }
-    [submission] = adapter.parse(
-        fixture_payload("typeform", "form_response_docs_example.json"), channel(**options)
-    )
+    [submission] = adapter.parse(fixture_payload("typeform", "form_response_docs_example.json"), channel(**options))
 
     assert submission.response_id == "a3a12ec67a1365927098a606107fac15"
     assert (submission.metric, submission.score) == ("csat", 2)
@@ -154,9 +153,7 @@ def test_partial_responses_give_no_submission(fixture_payload, channel):
     assert adapter.parse(payload, channel()) == []
 
 
-@pytest.mark.parametrize(
-    "payload", [None, [], "form_response", json.loads('{"event_type": "form_response"}')]
-)
+@pytest.mark.parametrize("payload", [None, [], "form_response", json.loads('{"event_type": "form_response"}')])
 def test_a_payload_that_is_not_a_form_response_is_refused_with_reasons(payload, channel):
     with pytest.raises(PayloadInvalid) as raised:
         adapter.parse(payload, channel())

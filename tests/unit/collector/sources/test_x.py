@@ -4,6 +4,7 @@ import hmac
 from datetime import UTC, datetime
 
 import pytest
+
 from cxpulse_collector.sources.base import PayloadInvalid, SignatureInvalid
 from cxpulse_collector.sources.x import XAdapter
 
@@ -54,9 +55,7 @@ def test_a_crc_that_cannot_be_answered_is_refused(make_request, query, secrets):
 
 
 def test_a_delivery_signed_with_the_consumer_secret_is_accepted(make_request, body, now):
-    adapter.verify(
-        make_request(body, {HEADER: x_signature(body, CONSUMER_SECRET)}), [CONSUMER_SECRET], now=now
-    )
+    adapter.verify(make_request(body, {HEADER: x_signature(body, CONSUMER_SECRET)}), [CONSUMER_SECRET], now=now)
 
 
 @pytest.mark.parametrize("secret", [OLD_CONSUMER_SECRET, CONSUMER_SECRET])
@@ -66,9 +65,7 @@ def test_old_and_new_secrets_are_both_accepted_during_rotation(make_request, bod
 
 
 def test_a_tampered_body_is_rejected(make_request, body, now):
-    request = make_request(
-        body.replace(b"third delay", b"first delay"), {HEADER: x_signature(body, CONSUMER_SECRET)}
-    )
+    request = make_request(body.replace(b"third delay", b"first delay"), {HEADER: x_signature(body, CONSUMER_SECRET)})
     with pytest.raises(SignatureInvalid):
         adapter.verify(request, [CONSUMER_SECRET], now=now)
 

@@ -4,6 +4,7 @@ import hmac
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from cxpulse_collector.sources.base import PayloadInvalid, SignatureInvalid
 from cxpulse_collector.sources.zendesk import ZendeskAdapter
 
@@ -98,9 +99,7 @@ def test_a_malformed_header_is_rejected(make_request, body, now, header, value):
 
 
 def test_the_documented_good_rating_becomes_a_top_csat_score(fixture_payload, channel):
-    [submission] = adapter.parse(
-        fixture_payload("zendesk", "satisfaction_rating_docs_example.json"), channel()
-    )
+    [submission] = adapter.parse(fixture_payload("zendesk", "satisfaction_rating_docs_example.json"), channel())
 
     assert submission.response_id == "ticket-208"
     assert submission.brand == "acme-air"
