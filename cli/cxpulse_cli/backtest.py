@@ -27,6 +27,7 @@ from cxpulse_alerts.domain.detectors import (
     VolumeSpike,
     VolumeSpikeConfig,
 )
+from cxpulse_cli.backtest_mentions import run_mentions
 
 DESCRIPTION: Final = (
     "Replay a series through the alerts service's detectors, offline. --format nab reads "
@@ -162,7 +163,7 @@ def run_nab(args: argparse.Namespace) -> int:
     return 0
 
 
-RUNNERS: Final[dict[str, Callable[[argparse.Namespace], int]]] = {"nab": run_nab}
+RUNNERS: Final[dict[str, Callable[[argparse.Namespace], int]]] = {"nab": run_nab, "mentions": run_mentions}
 
 
 def _positive_minutes(text: str) -> float:
@@ -197,4 +198,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=DEFAULT_INTERVAL_MINUTES,
         help=f"length of one row's interval (default: {DEFAULT_INTERVAL_MINUTES:g})",
     )
+    parser.add_argument(
+        "--columns",
+        help="mentions: our field=their column, comma-separated, e.g. "
+        "brand=airline,occurred_at=tweet_created,author=name,shares=retweet_count,id=tweet_id",
+    )
+    parser.add_argument("--incidents", type=Path, help="mentions: write the incidents as NDJSON here")
     parser.set_defaults(func=run)

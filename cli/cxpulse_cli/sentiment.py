@@ -5,7 +5,8 @@
     cxpulse sentiment fit --from-surveys FILE.csv --output MODEL.json [--metric nps]
         Survey answers labelled by their own scores: detractor -> negative, passive -> neutral,
         promoter -> positive (NPS 0-6 / 7-8 / 9-10, CSAT 1-2 / 3 / 4-5, CES 1-3 / 4 / 5-7).
-        Columns: `comment` (the free text; rows without one are skipped), `score` (an integer)
+        Columns: `comment` (the free text), `score` (an integer; rows without a comment or a
+        score are skipped)
         and, optionally, `metric` (nps, csat or ces) per row; without that column every row uses
         --metric. Other column names: --comment-column, --score-column, --metric-column.
     cxpulse sentiment score [--model MODEL.json] "text" ...
@@ -24,7 +25,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from cxpulse_scorer.domain.sentiment import POLAR_LABELS, SURVEY_BANDS, load_scorer, sentiment_from_score
 from cxpulse_scorer.domain.sentiment_calibrated import model_version_of
@@ -34,6 +35,12 @@ EXIT_USAGE = 2
 
 class InputFileError(ValueError):
     """A CSV the user gave cannot be read as asked."""
+
+
+class SurveyComments(NamedTuple):
+    texts: list[str]
+    labels: list[str]
+    skipped_without_score: int
 
 
 def _open_rows(path: Path, required: list[str]) -> tuple[list[dict[str, str]], list[str]]:
@@ -94,29 +101,33 @@ def read_surveys(
     comment_column: str = "comment",
     score_column: str = "score",
     metric_column: str = "metric",
-) -> tuple[list[str], list[str]]:
-    """Comments labelled by their own survey scores; rows without a comment are skipped."""
+) -> SurveyComments:
+    """Comments labelled by their own survey scores; rows without a comment or score are skipped."""
     rows, columns = _open_rows(path, [comment_column, score_column])
     has_metric = metric_column in columns
     if not has_metric and default_metric is None:
         raise InputFileError(f"{path}: no `{metric_column}` column; say which metric with --metric")
     texts: list[str] = []
     labels: list[str] = []
+    without_score = 0
     for line, row in enumerate(rows, start=2):
         comment = (row.get(comment_column) or "").strip()
         if not comment:
             continue
+        raw_score = (row.get(score_column) or "").strip()
+        if not raw_score:
+            without_score += 1
+            continue
         metric = ((row.get(metric_column) or "").strip() if has_metric else "") or default_metric
         if metric is None:
             raise InputFileError(f"{path}:{line}: empty metric and no --metric given")
-        raw_score = (row.get(score_column) or "").strip()
         try:
             label = survey_label(metric, _parse_score(raw_score))
         except ValueError as error:
             raise InputFileError(f"{path}:{line}: {error}") from error
         texts.append(comment)
         labels.append(label)
-    return texts, labels
+    return SurveyComments(texts, labels, without_score)
 
 
 def _write_atomically(path: Path, payload: bytes) -> None:
@@ -125,6 +136,8 @@ def _write_atomically(path: Path, payload: bytes) -> None:
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(payload)
+        # mkstemp creates 0600; the scorer service may run as another user and must read it
+        Path(temporary).chmod(0o644)
         Path(temporary).replace(path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -140,10 +153,12 @@ def _fit(args: argparse.Namespace) -> int:
             texts, labels = read_labelled(args.labelled)
             source = f"labelled texts from {args.labelled}"
         else:
-            texts, labels = read_surveys(
+            texts, labels, without_score = read_surveys(
                 args.from_surveys, args.metric, args.comment_column, args.score_column, args.metric_column
             )
             source = f"survey comments from {args.from_surveys}, labelled by their scores"
+            if without_score:
+                print(f"left out {without_score} comments without a score")
         document, summary = fit_calibration(texts, labels)
     except (InputFileError, TrainingDataError) as error:
         print(f"cxpulse sentiment fit: {error}", file=sys.stderr)

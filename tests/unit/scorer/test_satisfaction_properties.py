@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import UTC, datetime, timedelta
 from functools import reduce
@@ -97,7 +98,7 @@ def test_window_buckets_tile_the_window_exactly(at: datetime, window_name: str) 
     end = floor_to(at, FINE_BUCKET) + FINE_BUCKET
     assert spans[0][0] == end - window
     assert spans[-1][1] == end
-    assert all(left[1] == right[0] for left, right in zip(spans, spans[1:], strict=False))
+    assert all(left[1] == right[0] for left, right in itertools.pairwise(spans))
     assert all(start == floor_to(start, COARSE_BUCKET) for (start, stop) in spans if stop - start == COARSE_BUCKET)
 
 

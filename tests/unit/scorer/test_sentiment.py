@@ -742,9 +742,11 @@ def test_surveys_are_labelled_by_their_own_scores(tmp_path: Path) -> None:
             ["Hard to find the form", "2", "ces"],
             ["OK", "3", "csat"],
             ["Loved it", "5.0", "csat"],
+            ["Never answered the score question", "", "nps"],
         ],
     )
-    texts, labels = read_surveys(path, default_metric=None)
+    texts, labels, without_score = read_surveys(path, default_metric=None)
+    assert without_score == 1
     assert texts == ["Took ages to get through", "Fine", "Brilliant help", "Hard to find the form", "OK", "Loved it"]
     assert labels == ["negative", "neutral", "positive", "negative", "neutral", "positive"]
 
