@@ -22,7 +22,7 @@ from cxpulse_alerts.domain.detectors import LIVE_ALERT_THRESHOLD
 from cxpulse_alerts.domain.incidents import EngineSettings, Incident, IncidentEngine, Routing
 from cxpulse_alerts.domain.monitor import MonitorSettings, SignalMonitor
 from cxpulse_collector.domain.ingest import to_event
-from cxpulse_contracts import MentionSubmission, ScoredFeedback
+from cxpulse_contracts import Author, Engagement, MentionSubmission, ScoredFeedback
 from cxpulse_scorer.brands import load_brands
 from cxpulse_scorer.domain.journey import load_taxonomies
 from cxpulse_scorer.domain.reach import reach
@@ -102,14 +102,14 @@ def to_submission(row: Mapping[str, Any], columns: Mapping[str, str], index: int
         mention_id=mention_id,
         brand=slug(str(field("brand", "unknown"))),
         platform=slug(str(field("platform", "x"))),
-        author={"handle": author, "followers": int(float(field("followers", 0)))},  # type: ignore[arg-type]
+        author=Author(handle=author, followers=int(float(field("followers", 0)))),
         text=str(field("text", "")) or "-",
         url=str(field("url", f"https://x.com/{quote(author)}/status/{quote(mention_id)}")),
-        engagement={  # type: ignore[arg-type]
-            "likes": int(float(field("likes", 0))),
-            "shares": int(float(field("shares", 0))),
-            "replies": int(float(field("replies", 0))),
-        },
+        engagement=Engagement(
+            likes=int(float(field("likes", 0))),
+            shares=int(float(field("shares", 0))),
+            replies=int(float(field("replies", 0))),
+        ),
         occurred_at=parse_time(str(field("occurred_at"))),
     )
 

@@ -20,7 +20,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.pipeline import make_pipeline
-from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+from threadpoolctl import threadpool_limits
 
 from cxpulse_scorer.domain.sentiment import POLAR_LABELS, RuleScorer, SentimentScorer
 from cxpulse_scorer.domain.sentiment_calibrated import scorer_from_bytes

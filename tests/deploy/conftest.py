@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +32,12 @@ def kubectl() -> str:
 
 
 @pytest.fixture(scope="session")
-def deploy_copy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def deploy_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     copy = tmp_path_factory.mktemp("deploy") / "deploy"
     shutil.copytree(DEPLOY, copy, ignore=_local_secrets)
     for example in (copy / "k8s" / "overlays").glob("*/secrets/*.env.example"):
         shutil.copyfile(example, example.with_suffix(""))
-    yield copy
+    return copy
 
 
 @pytest.fixture(scope="session")

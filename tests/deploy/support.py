@@ -62,7 +62,7 @@ _TOKEN = re.compile(
     | (?P<matchers>\{[^}]*\})
     | (?P<range>\[[^\]]*\])
     | (?P<variable>\$\{?\w+\}?)
-    | (?P<number>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
+    | (?P<number>(?:\d+(?:ms|[smhdwy]))+|\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
     | (?P<name>[A-Za-z_:][A-Za-z0-9_:]*)
     | (?P<space>\s+)
     | (?P<other>.)

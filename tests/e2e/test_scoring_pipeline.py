@@ -38,7 +38,12 @@ def pipeline(
         redis_settings=redis_settings,
     )
     scorer = create_scorer(
-        ScorerSettings(min_responses=1, max_poll_interval_ms=6000, session_timeout_ms=6000),
+        ScorerSettings(
+            min_responses=1,
+            max_poll_interval_ms=6000,
+            session_timeout_ms=6000,
+            group_id=f"cx-scorer-e2e-{uuid.uuid4().hex[:8]}",
+        ),
         kafka=kafka_settings,
         redis_settings=redis_settings,
         auth=ApiAuthSettings(api_token=SecretStr(TOKEN)),

@@ -32,8 +32,9 @@ EVENTS = int(os.environ.get("CXPULSE_FAULT_EVENTS", "20000"))
 WINDOW = timedelta(hours=2)
 
 
-def scorer_env(kafka: KafkaSettings, redis_settings: RedisSettings, instance: str) -> dict[str, str]:
+def scorer_env(kafka: KafkaSettings, redis_settings: RedisSettings, instance: str, group: str) -> dict[str, str]:
     return {
+        "SCORER_GROUP_ID": group,
         "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
         "REDIS_URL": redis_settings.url.get_secret_value(),
         "CXPULSE_API_TOKEN": "fault-test-operator-token",
@@ -68,8 +69,10 @@ def run_crash_scenario(
     expected = reference_counts(events)
     aggregates = RedisAggregates(redis_client.Redis.from_url(redis_settings.url.get_secret_value()))
     instances = [f"fault-{seed}-{n}" for n in range(processes)]
+    group = f"cx-scorer-fault-{uuid.uuid4().hex[:8]}"
     running: dict[str, ManagedProcess] = {
-        name: start_service("scorer", scorer_env(kafka, redis_settings, name), tmp_path / "logs") for name in instances
+        name: start_service("scorer", scorer_env(kafka, redis_settings, name, group), tmp_path / "logs")
+        for name in instances
     }
     try:
         publish(kafka, events)
@@ -80,7 +83,7 @@ def run_crash_scenario(
         victim = instances[0]
         running[victim].signal(signal.SIGKILL)
         running[victim].stop()
-        running[victim] = start_service("scorer", scorer_env(kafka, redis_settings, victim), tmp_path / "logs")
+        running[victim] = start_service("scorer", scorer_env(kafka, redis_settings, victim, group), tmp_path / "logs")
         total = wait_for_total(aggregates, brands, EVENTS, timeout_s=300)
         assert total == EVENTS
         time.sleep(2)  # anything still in flight would now show up as double counting

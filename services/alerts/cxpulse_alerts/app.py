@@ -48,6 +48,7 @@ class AlertsSettings(BaseSettings):
     viral_shares: int = Field(default=200, ge=1)
     volume_warmup: timedelta = Field(default=timedelta(days=2), description="history before volume spikes page")
     delivery_threads: int = Field(default=4, ge=1, le=64)
+    group_id: str = Field(default=GROUP, description="consumer group; tests use their own")
     max_poll_interval_ms: int = Field(default=300_000, ge=1000)
     session_timeout_ms: int = Field(default=10_000, ge=1000)
 
@@ -138,7 +139,7 @@ def create_app(
             "alerts",
             lambda: make_consumer(
                 kafka_settings,
-                group_id=GROUP,
+                group_id=config.group_id,
                 topics=[topics.SCORED],
                 max_poll_interval_ms=config.max_poll_interval_ms,
                 session_timeout_ms=config.session_timeout_ms,

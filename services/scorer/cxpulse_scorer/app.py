@@ -44,6 +44,7 @@ class ScorerSettings(BaseSettings):
     sentiment_model: Path | None = Field(default=None, description="a model from `cxpulse sentiment fit`")
     min_responses: int = Field(default=30, ge=1, description="below it a figure is null, `sufficient` false")
     instance_id: str = Field(default_factory=socket.gethostname, description="stable per replica: fences its zombie")
+    group_id: str = Field(default=GROUP, description="consumer group; tests use their own")
     max_poll_records: int = Field(default=1000, ge=1)
     max_poll_interval_ms: int = Field(default=300_000, ge=1000)
     session_timeout_ms: int = Field(default=10_000, ge=1000)
@@ -100,7 +101,7 @@ def create_app(
             "scorer",
             lambda: make_consumer(
                 kafka_settings,
-                group_id=GROUP,
+                group_id=config.group_id,
                 topics=[topics.FEEDBACK],
                 max_poll_records=config.max_poll_records,
                 max_poll_interval_ms=config.max_poll_interval_ms,

@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry
 from pydantic import HttpUrl, SecretStr
 from standardwebhooks import Webhook
 
+from cxpulse_alerts.notification import NotificationAction
 from cxpulse_alerts.receivers.config import (
     LogReceiver,
     PagerDutyReceiver,
@@ -294,8 +295,13 @@ def test_trigger_then_resolve_arrive_in_order_through_retries(
     )
     start_worker([pagerduty], threads=4)
 
-    for key, action in (("inc-1:r1:pd", "trigger"), ("inc-1:r2:pd", "acknowledge"), ("inc-1:r3:pd", "resolve")):
-        outbox.enqueue(sample_notification(key=key, receiver="pd", action=action))  # type: ignore[arg-type]
+    lifecycle: list[tuple[str, NotificationAction]] = [
+        ("inc-1:r1:pd", "trigger"),
+        ("inc-1:r2:pd", "acknowledge"),
+        ("inc-1:r3:pd", "resolve"),
+    ]
+    for key, action in lifecycle:
+        outbox.enqueue(sample_notification(key=key, receiver="pd", action=action))
 
     assert receiver_server.wait_for_successes(3, timeout_s=10)
     settle()

@@ -14,7 +14,7 @@ import pytest
 from pydantic import HttpUrl, SecretStr
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from cxpulse_alerts.notification import Evidence
+from cxpulse_alerts.notification import Evidence, NotificationAction
 from cxpulse_alerts.receivers.config import (
     AlertmanagerReceiver,
     LogReceiver,
@@ -119,8 +119,8 @@ def test_slack_context_links_the_incident_with_a_localised_date() -> None:
 
 
 @pytest.mark.parametrize(("action", "word"), [("resolve", "Resolved"), ("acknowledge", "Acknowledged")])
-def test_slack_resolve_and_acknowledge_are_short_updates(action: str, word: str) -> None:
-    document = body(render(sample_notification(action=action), SLACK, now=NOW))  # type: ignore[arg-type]
+def test_slack_resolve_and_acknowledge_are_short_updates(action: NotificationAction, word: str) -> None:
+    document = body(render(sample_notification(action=action), SLACK, now=NOW))
 
     assert document["text"].startswith(f"{word}: Baggage complaints")
     assert [block["type"] for block in document["blocks"]] == ["section", "context"]
@@ -193,8 +193,8 @@ def test_pagerduty_severity_mapping(severity: int, expected: str) -> None:
 
 
 def test_pagerduty_lifecycle_follows_one_incident_by_dedup_key() -> None:
-    actions = ["trigger", "update", "escalate", "acknowledge", "resolve"]
-    documents = [body(render(sample_notification(action=action), PAGERDUTY, now=NOW)) for action in actions]  # type: ignore[arg-type]
+    actions: list[NotificationAction] = ["trigger", "update", "escalate", "acknowledge", "resolve"]
+    documents = [body(render(sample_notification(action=action), PAGERDUTY, now=NOW)) for action in actions]
 
     assert [document["event_action"] for document in documents] == [
         "trigger",

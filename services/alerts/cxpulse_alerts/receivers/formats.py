@@ -63,7 +63,8 @@ class HttpRequest:
     def display_url(self) -> str:
         """Scheme, host and port only: what a log line or a park reason may show."""
         parts = urlsplit(self.url)
-        return f"{parts.scheme}://{parts.netloc}"
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://{parts.hostname or ''}{port}"
 
 
 @dataclass(frozen=True)

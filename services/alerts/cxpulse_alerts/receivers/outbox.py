@@ -514,6 +514,10 @@ class DeliveryWorker:
             except redis.RedisError:
                 logger.exception("outbox: Redis error; retrying")
                 self._stopping.wait(1.0)
+            except Exception:
+                # The thread must survive; an unfinished job's lease expires and it is retried.
+                logger.exception("outbox: delivery loop failed; continuing")
+                self._stopping.wait(1.0)
 
     def _process(self, job: ClaimedJob) -> None:
         receiver = self._receivers.get(job.receiver)
@@ -527,6 +531,11 @@ class DeliveryWorker:
             return
         if job.age_s > self._policy.max_age_s:
             self._finish(job, receiver.name, Parked(f"not sent: older than {self._policy.max_age_s:.0f}s"))
+            return
+        if job.attempts > self._policy.max_attempts:
+            # Only reachable when earlier holders never finished (crashed mid-send): stop the loop.
+            reason = f"gave up after {job.attempts - 1} unfinished attempts; last: {job.last_error or 'none'}"
+            self._finish(job, receiver.name, Parked(reason))
             return
         min_interval_s = 1.0 / receiver.max_per_second if isinstance(receiver, SlackReceiver) else 0.0
         wait_s = self._pacer.acquire(receiver.name, min_interval_s=min_interval_s)
