@@ -20,6 +20,7 @@ from cxpulse_alerts.domain.detectors import LIVE_ALERT_THRESHOLD
 from cxpulse_alerts.domain.incidents import EngineSettings, IncidentEngine, Routing
 from cxpulse_alerts.domain.monitor import MonitorSettings, SignalMonitor
 from cxpulse_alerts.domain.ownership import Ownership, load_ownership
+from cxpulse_alerts.metrics import OpenIncidentsCollector
 from cxpulse_alerts.receivers.delivery import ReceiverPacer
 from cxpulse_alerts.receivers.outbox import DeliveryWorker, Outbox
 from cxpulse_alerts.worker import GROUP, AlertsMetrics, AlertsPipeline
@@ -123,6 +124,7 @@ def create_app(
             threads=config.delivery_threads,
         )
         delivery.start()
+        registry.register(OpenIncidentsCollector(store))
         app.state.alerts = AlertsRuntime(
             store=store,
             engine=engine,
