@@ -172,23 +172,20 @@ def start_redis(
     return process
 
 
-def start_service(name: str, env: Mapping[str, str], log_dir: Path, *, port: int | None = None) -> ManagedProcess:
+def start_asgi_app(
+    name: str, factory: str, env: Mapping[str, str], log_dir: Path, *, port: int | None = None
+) -> ManagedProcess:
+    """An ASGI app factory under uvicorn on loopback, the way every service runs locally."""
     port = port or free_port()
     argv = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        SERVICES[name],
-        "--factory",
-        "--host",
-        LOOPBACK,
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
+        sys.executable, "-m", "uvicorn", factory, "--factory",
+        "--host", LOOPBACK, "--port", str(port), "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
     return spawn(name, argv, log_dir=log_dir, address=f"http://{LOOPBACK}:{port}", env=env)
+
+
+def start_service(name: str, env: Mapping[str, str], log_dir: Path, *, port: int | None = None) -> ManagedProcess:
+    return start_asgi_app(name, SERVICES[name], env, log_dir, port=port)
 
 
 def wait_ready(process: ManagedProcess, *, timeout_s: float = 60.0) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from types import ModuleType
 
 # Each module defines `register(subparsers)` and sets `func` on the parsers it adds; modules a
 # checkout does not have yet are skipped so the command works while features land one by one.
@@ -21,17 +22,23 @@ COMMAND_MODULES = (
 )
 
 
+def import_if_present(module_name: str) -> ModuleType | None:
+    """The module, or None when this checkout does not have it (a missing dependency still raises)."""
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name != module_name:
+            raise
+        return None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cxpulse", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
     for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as error:
-            if error.name != module_name:
-                raise
-            continue
-        module.register(subparsers)
+        module = import_if_present(module_name)
+        if module is not None:
+            module.register(subparsers)
     return parser
 
 

@@ -6,7 +6,6 @@ Only aggregate figures are written; the evaluation data itself never enters the 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import platform
 from collections.abc import Callable
@@ -14,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cxpulse_cli.localstack import REPO_ROOT
+from cxpulse_cli.main import import_if_present
 
 # (module, function): each returns one Markdown section for the data folder it is given.
 SECTIONS = (
@@ -31,11 +31,8 @@ def default_data_dir() -> Path:
 def available_sections() -> list[tuple[str, Callable[[Path], str]]]:
     sections = []
     for module_name, function_name in SECTIONS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as error:
-            if error.name != module_name:
-                raise
+        module = import_if_present(module_name)
+        if module is None:
             continue
         sections.append((module_name.rsplit("_", 1)[-1], getattr(module, function_name)))
     return sections

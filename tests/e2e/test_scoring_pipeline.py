@@ -20,7 +20,7 @@ from cxpulse_scorer.app import create_app as create_scorer
 from cxpulse_scorer.domain.pnl import PnlCounts, load_pnl_model, pnl_lines
 from cxpulse_shared.settings import ApiAuthSettings, KafkaSettings, RedisSettings
 from tests.support.collector import channel, collector_settings, mention, survey
-from tests.support.kafka_reader import read_topic
+from tests.support.kafka_reader import end_offsets, read_topic
 
 pytestmark = pytest.mark.integration
 TOKEN = "e2e-operator-token-0123456789"
@@ -72,6 +72,7 @@ def test_known_events_give_exact_satisfaction_pnl_and_one_scored_copy_each(
     pipeline: tuple[TestClient, TestClient], kafka_settings: KafkaSettings, webhook_secret: str
 ) -> None:
     collector, scorer = pipeline
+    scored_start = end_offsets(kafka_settings.bootstrap_servers, topics.SCORED)
     brand = f"e2e-{uuid.uuid4().hex[:10]}"
     now = datetime.now(UTC).replace(microsecond=0)
     late = (now - timedelta(days=3)).isoformat()
@@ -133,7 +134,7 @@ def test_known_events_give_exact_satisfaction_pnl_and_one_scored_copy_each(
     model = load_pnl_model(CONFIG / "pnl" / "default.yaml")
     negative_mentions = sum(
         1
-        for item in read_scored(kafka_settings, accepted)
+        for item in read_scored(kafka_settings, accepted, scored_start)
         if item.sentiment.label == "negative" and item.event.kind == "mention"
     )
     assert pnl["counts"]["promoters"] == 2
@@ -142,15 +143,15 @@ def test_known_events_give_exact_satisfaction_pnl_and_one_scored_copy_each(
     assert pnl["lines"] == [line.__dict__ for line in pnl_lines(expected_counts, model)]
     assert pnl["counts"]["care_contacts"] == negative_mentions
 
-    scored = read_scored(kafka_settings, accepted)
+    scored = read_scored(kafka_settings, accepted, scored_start)
     ids = [str(item.event.event_id) for item in scored]
     assert sorted(ids) == sorted(accepted)  # type: ignore[type-var]
     assert len(ids) == len(set(ids))
 
 
-def read_scored(kafka_settings: KafkaSettings, wanted: object) -> list[ScoredFeedback]:
+def read_scored(kafka_settings: KafkaSettings, wanted: object, since: dict[int, int]) -> list[ScoredFeedback]:
     wanted_ids = {item.encode() for item in wanted}  # type: ignore[attr-defined]
-    records = read_topic(kafka_settings.bootstrap_servers, topics.SCORED, timeout_s=15)
+    records = read_topic(kafka_settings.bootstrap_servers, topics.SCORED, since=since)
     return [
         ScoredFeedback.model_validate_json(record.value)
         for record in records

@@ -25,7 +25,7 @@ from cxpulse_scorer.adapters.aggregates import RedisAggregates
 from cxpulse_scorer.domain.satisfaction import ALL_STAGES
 from cxpulse_shared.settings import KafkaSettings, RedisSettings
 from tests.support.feedback_stream import make_events, publish, reference_counts
-from tests.support.kafka_reader import read_topic
+from tests.support.kafka_reader import end_offsets, read_topic
 
 pytestmark = pytest.mark.integration
 EVENTS = int(os.environ.get("CXPULSE_FAULT_EVENTS", "20000"))
@@ -74,6 +74,7 @@ def run_crash_scenario(
         name: start_service("scorer", scorer_env(kafka, redis_settings, name, group), tmp_path / "logs")
         for name in instances
     }
+    scored_start = end_offsets(kafka.bootstrap_servers, topics.SCORED)
     try:
         publish(kafka, events)
         rng = random.Random(seed)
@@ -99,7 +100,7 @@ def run_crash_scenario(
     wanted = {str(event.event_id).encode() for event in events}
     scored = [
         r
-        for r in read_topic(kafka.bootstrap_servers, topics.SCORED, timeout_s=30)
+        for r in read_topic(kafka.bootstrap_servers, topics.SCORED, since=scored_start, timeout_s=60)
         if dict(r.headers).get("ce_id") in wanted
     ]
     unique = {dict(record.headers)["ce_id"] for record in scored}

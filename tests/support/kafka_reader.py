@@ -9,15 +9,26 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 
 
+def end_offsets(bootstrap_servers: str, topic: str) -> dict[int, int]:
+    """Where each partition ends now: read from here to see only what a test writes next."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers.split(","), enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        return {partition.partition: offset for partition, offset in consumer.end_offsets(partitions).items()}
+    finally:
+        consumer.close()
+
+
 def read_topic(
     bootstrap_servers: str,
     topic: str,
     *,
+    since: dict[int, int] | None = None,
     until: Callable[[list[Any]], bool] = lambda records: False,
-    timeout_s: float = 10.0,
+    timeout_s: float = 30.0,
     isolation_level: str = "read_committed",
 ) -> list[Any]:
-    """All records currently on `topic`; stops early once `until(records)` holds."""
+    """The records on `topic` (from `since`, else from the beginning); stops early once `until(records)`."""
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap_servers.split(","),
         enable_auto_commit=False,
@@ -27,7 +38,11 @@ def read_topic(
     try:
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
         consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
+        if since is None:
+            consumer.seek_to_beginning(*partitions)
+        else:
+            for partition in partitions:
+                consumer.seek(partition, since.get(partition.partition, 0))
         end_offsets = consumer.end_offsets(partitions)
         records: list[Any] = []
         deadline = time.monotonic() + timeout_s

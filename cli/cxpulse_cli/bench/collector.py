@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,12 +27,10 @@ from cxpulse_cli.bench.loadgen import LoadPlan, LoadResult, run_load
 from cxpulse_cli.bench.producer_baseline import ProducerPlan, ProducerResult, run_producer
 from cxpulse_cli.bench.results import Row, SectionReport
 from cxpulse_cli.localstack import (
-    LOOPBACK,
     ManagedProcess,
     Stack,
-    free_port,
     running_stack,
-    spawn,
+    start_asgi_app,
     wait_ready,
 )
 
@@ -209,27 +206,8 @@ def checked(name: str, result: LoadResult) -> LoadResult:
 
 def start_baseline_app(stack: Stack, log_dir: Path) -> ManagedProcess:
     """Baseline one under uvicorn with the arguments `start_service` gives the collector."""
-    port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        BASELINE_APP,
-        "--factory",
-        "--host",
-        LOOPBACK,
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
-    return spawn(
-        "baseline-app",
-        argv,
-        log_dir=log_dir,
-        address=f"http://{LOOPBACK}:{port}",
-        env={"DEMO_WEBHOOK_SECRET": stack.env["DEMO_WEBHOOK_SECRET"]},
+    return start_asgi_app(
+        "baseline-app", BASELINE_APP, {"DEMO_WEBHOOK_SECRET": stack.env["DEMO_WEBHOOK_SECRET"]}, log_dir
     )
 
 

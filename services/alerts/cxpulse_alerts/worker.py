@@ -29,6 +29,7 @@ from cxpulse_alerts.notification import SampleMention as NotifiedMention
 from cxpulse_alerts.receivers.outbox import Outbox
 from cxpulse_contracts import AlertEvent, ScoredFeedback, topics
 from cxpulse_shared.cloudevents import cloudevent_headers
+from cxpulse_shared.consumer import consumer_lag
 from cxpulse_shared.dead_letters import dead_letter
 
 logger = logging.getLogger(__name__)
@@ -192,7 +193,7 @@ class AlertsPipeline:
         self.producer().flush(timeout=10)
         consumer.commit()
         self._metrics.batch_seconds.observe(time.perf_counter() - started)
-        self._record_lag(consumer)
+        self._metrics.lag.set(consumer_lag(consumer))
 
     def _first_sightings(self, records: list[Any]) -> list[Any]:
         """At-least-once input: a scored event seen before (a replay, a duplicate) counts once."""
@@ -287,11 +288,3 @@ class AlertsPipeline:
         if time.monotonic() - self._state_saved_at.get(brand, float("-inf")) >= STATE_SAVE_INTERVAL_S:
             self.store.save_detector_state(brand, self._monitor.brand_state(brand))
             self._state_saved_at[brand] = time.monotonic()
-
-    def _record_lag(self, consumer: KafkaConsumer) -> None:
-        lag = 0
-        for partition in consumer.assignment():
-            end, position = consumer.highwater(partition), consumer.position(partition)
-            if end is not None and position is not None:
-                lag += max(0, end - position)
-        self._metrics.lag.set(lag)

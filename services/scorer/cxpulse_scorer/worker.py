@@ -24,6 +24,7 @@ from cxpulse_contracts import FeedbackEvent, topics
 from cxpulse_scorer.adapters.aggregates import DUPLICATE, RedisAggregates
 from cxpulse_scorer.domain.scoring import FeedbackScorer
 from cxpulse_shared.cloudevents import cloudevent_headers
+from cxpulse_shared.consumer import consumer_lag
 from cxpulse_shared.dead_letters import dead_letter
 
 logger = logging.getLogger(__name__)
@@ -144,7 +145,7 @@ class ScoringPipeline:
         self._metrics.events.labels("scored").inc(applied)
         self._metrics.dead_letters.inc(len(dead))
         self._metrics.batch_seconds.observe(time.perf_counter() - started)
-        self._record_lag(consumer)
+        self._metrics.lag.set(consumer_lag(consumer))
 
     def _decode(self, records: Sequence[Any]) -> tuple[list[Any], list[Any], list[tuple[Any, str]]]:
         events, event_records, dead = [], [], []
@@ -175,12 +176,3 @@ class ScoringPipeline:
             for partition, records in batch.items()
             if records
         }
-
-    def _record_lag(self, consumer: KafkaConsumer) -> None:
-        lag = 0
-        for partition in consumer.assignment():
-            end = consumer.highwater(partition)
-            position = consumer.position(partition)
-            if end is not None and position is not None:
-                lag += max(0, end - position)
-        self._metrics.lag.set(lag)

@@ -84,3 +84,13 @@ class ConsumerWorker:
                 self._handle_batch(consumer, batch)
             else:
                 self._on_idle()
+
+
+def consumer_lag(consumer: KafkaConsumer) -> int:
+    """Records behind the log end, summed over the partitions this consumer holds."""
+    lag = 0
+    for partition in consumer.assignment():
+        end, position = consumer.highwater(partition), consumer.position(partition)
+        if end is not None and position is not None:
+            lag += max(0, end - position)
+    return lag

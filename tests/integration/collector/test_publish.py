@@ -17,7 +17,7 @@ from cxpulse_collector.app import create_app
 from cxpulse_contracts import SurveyResponse, event_id_for, topics
 from cxpulse_shared.settings import KafkaSettings, RedisSettings
 from tests.support.collector import channel, collector_settings, survey
-from tests.support.kafka_reader import read_topic, records_with_event_id
+from tests.support.kafka_reader import end_offsets, read_topic, records_with_event_id
 
 pytestmark = pytest.mark.integration
 
@@ -42,10 +42,18 @@ def post(client: TestClient, secret: str, payload: object) -> tuple[int, dict[st
     return response.status_code, response.json()
 
 
-def copies_on_topic(broker: ManagedProcess, event_id: str, *, expected_at_least: int = 1) -> list[object]:
+@pytest.fixture
+def feedback_start(broker: ManagedProcess) -> dict[int, int]:
+    return end_offsets(broker.address, topics.FEEDBACK)
+
+
+def copies_on_topic(
+    broker: ManagedProcess, event_id: str, since: dict[int, int], *, expected_at_least: int = 1
+) -> list[object]:
     records = read_topic(
         broker.address,
         topics.FEEDBACK,
+        since=since,
         until=lambda found: len(records_with_event_id(found, event_id)) >= expected_at_least + 1,
         timeout_s=5,
     )
@@ -53,13 +61,13 @@ def copies_on_topic(broker: ManagedProcess, event_id: str, *, expected_at_least:
 
 
 def test_accepted_event_is_on_the_topic_once_with_cloudevents_headers(
-    collector: TestClient, broker: ManagedProcess, webhook_secret: str
+    collector: TestClient, broker: ManagedProcess, webhook_secret: str, feedback_start: dict[int, int]
 ) -> None:
     body = survey()
     status, answer = post(collector, webhook_secret, body)
     assert status == 202
     event_id = answer["event_ids"][0]  # type: ignore[index]
-    copies = copies_on_topic(broker, event_id)
+    copies = copies_on_topic(broker, event_id, feedback_start)
     assert len(copies) == 1
     record = copies[0]
     headers = dict(record.headers)  # type: ignore[attr-defined]
@@ -76,7 +84,7 @@ def test_accepted_event_is_on_the_topic_once_with_cloudevents_headers(
 
 
 def test_same_response_in_a_later_delivery_and_twice_in_a_batch_is_not_republished(
-    collector: TestClient, broker: ManagedProcess, webhook_secret: str
+    collector: TestClient, broker: ManagedProcess, webhook_secret: str, feedback_start: dict[int, int]
 ) -> None:
     first, second = survey(), survey()
     assert post(collector, webhook_secret, first)[1]["accepted"] == 1
@@ -84,8 +92,8 @@ def test_same_response_in_a_later_delivery_and_twice_in_a_batch_is_not_republish
     assert status == 202
     assert (answer["accepted"], answer["duplicates"]) == (1, 2)
     first_id, second_id, _ = answer["event_ids"]  # type: ignore[misc]
-    assert len(copies_on_topic(broker, first_id)) == 1
-    assert len(copies_on_topic(broker, second_id)) == 1
+    assert len(copies_on_topic(broker, first_id, feedback_start)) == 1
+    assert len(copies_on_topic(broker, second_id, feedback_start)) == 1
 
 
 def test_claims_of_published_events_live_at_least_72_hours(
@@ -98,7 +106,11 @@ def test_claims_of_published_events_live_at_least_72_hours(
 
 
 def test_broker_paused_gives_503_without_a_claim_and_the_retry_is_accepted_after_resume(
-    collector: TestClient, broker: ManagedProcess, redis_settings: RedisSettings, webhook_secret: str
+    collector: TestClient,
+    broker: ManagedProcess,
+    redis_settings: RedisSettings,
+    webhook_secret: str,
+    feedback_start: dict[int, int],
 ) -> None:
     body = survey()
     assert post(collector, webhook_secret, survey())[0] == 202  # warm: metadata and connection
@@ -126,4 +138,4 @@ def test_broker_paused_gives_503_without_a_claim_and_the_retry_is_accepted_after
         status, answer = post(collector, webhook_secret, body)
     assert status == 202
     assert answer["accepted"] == 1
-    assert len(copies_on_topic(broker, answer["event_ids"][0])) >= 1  # type: ignore[index]
+    assert len(copies_on_topic(broker, answer["event_ids"][0], feedback_start)) >= 1  # type: ignore[index]
