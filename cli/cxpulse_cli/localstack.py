@@ -205,6 +205,53 @@ def wait_ready(process: ManagedProcess, *, timeout_s: float = 60.0) -> None:
     raise StackError(f"{process.name} not ready after {timeout_s:.0f}s: {last_error}; see {process.log}")
 
 
+def prometheus_config(targets: Mapping[str, str]) -> str:
+    """The local stack's scrape config; job names match the Kubernetes Services' (rules read the same)."""
+    rules = REPO_ROOT / "deploy" / "prometheus" / "rules"
+    jobs = "".join(
+        f"  - job_name: {job}\n    static_configs:\n      - targets: ['{address.removeprefix('http://')}']\n"
+        for job, address in targets.items()
+    )
+    return (
+        "global:\n  scrape_interval: 5s\n  evaluation_interval: 5s\n"
+        f"rule_files:\n  - {rules}/*.yaml\nscrape_configs:\n{jobs}"
+    )
+
+
+def start_prometheus(run_dir: Path, log_dir: Path, targets: Mapping[str, str]) -> ManagedProcess | None:
+    """Debian's Prometheus on loopback scraping the services; None when it is not installed."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        return None
+    port = free_port()
+    home = run_dir / "prometheus"
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "prometheus.yml"
+    config.write_text(prometheus_config(targets))
+    process = spawn(
+        "prometheus",
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={home / 'data'}",
+            f"--web.listen-address={LOOPBACK}:{port}",
+            "--storage.tsdb.retention.time=1d",
+        ],
+        log_dir=log_dir,
+        address=f"http://{LOOPBACK}:{port}",
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if not process.alive():
+            raise StackError(f"prometheus exited during start-up; see {process.log}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{process.address}/-/ready", timeout=2).status_code == 200:
+                return process
+        time.sleep(0.2)
+    process.stop()
+    raise StackError(f"prometheus not ready after 60s; see {process.log}")
+
+
 def new_webhook_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
@@ -244,7 +291,7 @@ class Stack:
 
     def stop(self) -> None:
         # Services first, so they drain into a broker and Redis that are still there.
-        for name in ("alerts", "scorer", "collector", "redis", "broker"):
+        for name in ("prometheus", "alerts", "scorer", "collector", "redis", "broker"):
             if name in self.processes:
                 self.processes.pop(name).stop()
         for leftover in list(self.processes):
@@ -271,7 +318,7 @@ def service_environment(stack_env: Mapping[str, str], run_dir: Path) -> dict[str
     }
 
 
-def start_stack(run_dir: Path, *, services: tuple[str, ...] = tuple(SERVICES)) -> Stack:
+def start_stack(run_dir: Path, *, services: tuple[str, ...] = tuple(SERVICES), with_prometheus: bool = False) -> Stack:
     stack = Stack(run_dir=run_dir)
     log_dir = run_dir / "logs"
     try:
@@ -300,6 +347,12 @@ def start_stack(run_dir: Path, *, services: tuple[str, ...] = tuple(SERVICES)) -
         for name in services:
             wait_ready(stack.processes[name])
             stack.env[f"{name.upper()}_URL"] = stack.processes[name].address
+        if with_prometheus:
+            targets = {name: stack.processes[name].address for name in services}
+            prometheus = start_prometheus(run_dir, log_dir, targets)
+            if prometheus is not None:
+                stack.processes["prometheus"] = prometheus
+                stack.env["PROMETHEUS_URL"] = prometheus.address
         stack.save()
     except BaseException:
         stack.stop()

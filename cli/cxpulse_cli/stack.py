@@ -21,7 +21,7 @@ def up(_: argparse.Namespace) -> int:
     if existing:
         existing.stop()
     try:
-        stack = start_stack(run_dir())
+        stack = start_stack(run_dir(), with_prometheus=True)
     except StackError as error:
         print(f"cxpulse stack up failed: {error}")
         return 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def test_stack_serves_the_first_requests_and_stops_without_leftovers(
 ) -> None:
     for inherited in ("KAFKA_BOOTSTRAP_SERVERS", "REDIS_URL", "DEMO_WEBHOOK_SECRET", "CXPULSE_API_TOKEN"):
         monkeypatch.delenv(inherited, raising=False)
-    stack = start_stack(tmp_path)
+    stack = start_stack(tmp_path, with_prometheus=True)
     try:
         env = parse_env_file(tmp_path / "env")
         assert env.keys() >= REQUIRED_ENV
@@ -81,6 +82,15 @@ def test_stack_serves_the_first_requests_and_stops_without_leftovers(
         assert httpx.post(url, content=encoded, headers=stale).status_code == 401
         for service in ("COLLECTOR_URL", "SCORER_URL", "ALERTS_URL"):
             assert httpx.get(f"{env[service]}/readyz").json()["ready"] is True
+        if shutil.which("prometheus"):
+            assert env["PROMETHEUS_URL"].startswith("http://127.0.0.1:")
+            deadline = time.monotonic() + 30
+            health: dict[str, str] = {}
+            while time.monotonic() < deadline and set(health.values()) != {"up"}:
+                targets = httpx.get(f"{env['PROMETHEUS_URL']}/api/v1/targets").json()["data"]["activeTargets"]
+                health = {target["labels"]["job"]: target["health"] for target in targets}
+                time.sleep(1)
+            assert health == {"collector": "up", "scorer": "up", "alerts": "up"}
     finally:
         pids = [process.pid for process in stack.processes.values()]
         loaded = Stack.load(tmp_path)

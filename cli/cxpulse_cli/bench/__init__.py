@@ -18,6 +18,8 @@ from cxpulse_cli.localstack import REPO_ROOT, StackError
 
 SECTIONS: dict[str, str] = {
     "collector": "cxpulse_cli.bench.collector",
+    "scorer": "cxpulse_cli.bench.scorer",
+    "alerts": "cxpulse_cli.bench.alerts",
 }
 RESULTS_PATH = REPO_ROOT / "bench" / "results" / "latest.json"
 MARKDOWN_PATH = REPO_ROOT / "docs" / "benchmarks.md"
