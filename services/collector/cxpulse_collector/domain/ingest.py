@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from cxpulse_collector.domain.privacy import mask_personal_data
 from cxpulse_contracts import (
     MentionSubmission,
     SocialMention,
@@ -54,13 +55,15 @@ def to_event(
             source=source,
             channel=channel,
             customer_id=pseudonymise(customer_id, key=pseudonymisation_key) if customer_id else None,
+            comment=mask_personal_data(submission.comment) if submission.comment else submission.comment,
             received_at=received_at,
-            **submission.model_dump(exclude={"customer_id"}),
+            **submission.model_dump(exclude={"customer_id", "comment"}),
         )
     return SocialMention(
         event_id=event_id_for(source=source, brand=submission.brand, source_id=submission.mention_id),
         source=source,
         channel=channel,
+        text=mask_personal_data(submission.text),
         received_at=received_at,
-        **submission.model_dump(),
+        **submission.model_dump(exclude={"text"}),
     )
