@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "cxpulse_cli.sentiment",
     "cxpulse_cli.backtest",
     "cxpulse_cli.ownership",
+    "cxpulse_cli.rescore",
 )
 
 

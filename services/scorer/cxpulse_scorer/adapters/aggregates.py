@@ -132,6 +132,10 @@ class RedisAggregates:
         self._client = client
         self._apply = client.register_script(_APPLY)
 
+    @property
+    def client(self) -> redis.Redis:
+        return self._client
+
     def apply(self, contributions: Sequence[tuple[Contribution, str]]) -> list[int]:
         """Applies (contribution, source position) pairs; returns each one's outcome, in order."""
         by_brand: dict[str, list[int]] = defaultdict(list)
