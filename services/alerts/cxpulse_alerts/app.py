@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -54,7 +54,7 @@ class AlertsSettings(BaseSettings):
     session_timeout_ms: int = Field(default=10_000, ge=1000)
 
 
-def routing_from(ownership: Ownership) -> Any:
+def routing_from(ownership: Ownership) -> Callable[[Mapping[str, Any]], Routing]:
     def route(labels: Mapping[str, Any]) -> Routing:
         result = ownership.route(labels)
         return Routing(

@@ -16,7 +16,6 @@ from redis.commands.core import AsyncScript
 from redis.crc import key_slot
 
 KEY_PREFIX = "cx:collector:event:"
-PUBLISHED = b"published"
 
 # Each script takes keys with one token per key (ARGV[1 + i] for KEYS[i]), so the claims of
 # many concurrent requests share one round trip.
