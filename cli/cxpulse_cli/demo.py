@@ -228,8 +228,9 @@ def run(args: argparse.Namespace) -> int:
     # Each demo starts from empty state, so its figures are its own stream's alone.
     shutil.rmtree(demo_dir, ignore_errors=True)
     os.environ.setdefault("OWNERSHIP_FILE", str(REPO_ROOT / "config" / "ownership.demo.yaml"))
-    # Six simulated hours are too short for the two days of history a volume spike wants.
-    os.environ.setdefault("ALERTS_VOLUME_WARMUP", "PT1H")
+    # Six simulated hours are too short for the two days of history a volume spike wants; three
+    # hours of history still precede the crisis, which starts past the middle of the stream.
+    os.environ.setdefault("ALERTS_VOLUME_WARMUP", "PT3H")
     with running_stack(demo_dir) as stack:
         env = stack.env
         print(f"  collector {env['COLLECTOR_URL']}  scorer {env['SCORER_URL']}  alerts {env['ALERTS_URL']}")

@@ -129,7 +129,7 @@ class Series:
                 brand=self.brand,
                 stage=self.stage,
                 topic=self.topic,
-                score=round(reading.score, 4),
+                score=reading.score,
                 at=at,
                 observed=reading.observed,
                 baseline=reading.baseline,
