@@ -73,6 +73,8 @@ BASELINE_TOPIC = "bench.scorer.baseline.v1"
 METRICS_POLL_S = 0.1
 THROUGHPUT_TIMEOUT_S = 300.0
 CATCH_UP_TIMEOUT_S = 120.0
+# Well under uvicorn's 5 s keep-alive: a connection the server may be closing is not reused.
+IDLE_CONNECTION_MAX_S = 2.0
 SCORED_COUNTER = re.compile(r'^cx_scorer_events_total\{outcome="scored"\}\s+([0-9.eE+]+)\s*$', re.MULTILINE)
 
 ROWS = [
@@ -385,7 +387,7 @@ class PacedFeeder:
             self.stop()
 
     async def _feed(self) -> None:
-        idle: list[HttpConnection] = []
+        idle: list[tuple[HttpConnection, float]] = []
         in_flight: set[asyncio.Task[None]] = set()
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -400,18 +402,26 @@ class PacedFeeder:
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
         await asyncio.gather(*in_flight)
-        for connection in idle:
+        for connection, _ in idle:
             connection.close()
 
-    async def _post_batch(self, idle: list[HttpConnection]) -> None:
-        connection = idle.pop() if idle else HttpConnection(self._host, self._port)
+    async def _post_batch(self, idle: list[tuple[HttpConnection, float]]) -> None:
+        now = time.monotonic()
+        connection: HttpConnection | None = None
+        while idle and connection is None:
+            candidate, last_used = idle.pop()
+            if now - last_used < IDLE_CONNECTION_MAX_S:
+                connection = candidate
+            else:
+                candidate.close()
+        connection = connection or HttpConnection(self._host, self._port)
         body = encode(self._factory.surveys(self._events_per_batch))
         try:
             status = await connection.post(self._target, body, self._signer.headers(body))
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ProtocolError) as error:
             self._state.failures[type(error).__name__] += 1
             return
-        idle.append(connection)
+        idle.append((connection, time.monotonic()))
         if status == 202:
             self._state.accepted_events += self._events_per_batch
         else:

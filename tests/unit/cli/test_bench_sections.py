@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import threading
 import time
 from datetime import UTC, datetime
@@ -22,9 +23,9 @@ from cxpulse_cli.bench.scorer import (
 
 
 def test_steady_rate_measures_between_the_samples_that_first_reach_each_share() -> None:
-    samples = [(0.0, 0), (5.0, 1000), (6.0, 2000), (7.0, 3000), (8.0, 9000), (9.0, 9500), (10.0, 10_000)]
+    samples = [(0.0, 0), (5.0, 999), (6.0, 2000), (7.0, 3000), (8.0, 8999), (9.0, 9500), (10.0, 10_000)]
 
-    # 10% is first reached at 6 s (2,000 events, since 1,000 is short of it), 90% at 9 s (9,500).
+    # 10% is first reached at 6 s (2,000 events; 999 is short of it), 90% at 9 s (9,500 events).
     assert steady_rate(samples, 10_000) == pytest.approx((9500 - 2000) / (9.0 - 6.0))
 
 
@@ -88,7 +89,6 @@ def test_the_ownership_file_routes_every_brand_to_the_webhook_without_waiting() 
 def test_environment_restores_what_was_there(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CXPULSE_BENCH_KEPT", "before")
     monkeypatch.delenv("CXPULSE_BENCH_ADDED", raising=False)
-    import os
 
     with environment({"CXPULSE_BENCH_KEPT": "during", "CXPULSE_BENCH_ADDED": "during"}):
         assert os.environ["CXPULSE_BENCH_KEPT"] == "during"
