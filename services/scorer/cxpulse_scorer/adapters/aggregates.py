@@ -7,6 +7,7 @@ a crash before the Kafka transaction commits replays the batch, and the replay a
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
@@ -33,8 +34,10 @@ DAY_TTL_S = int(timedelta(days=400).total_seconds())
 APPLIED_TTL_S = int(timedelta(days=40).total_seconds())
 BRANDS_KEY = "cx:scorer:brands"
 
-# ARGV: applied_ttl, event_count, then per event: event_id, source_position, op_count, and per op
-# five items: op (h = HINCRBY, z = ZINCRBY, s = SADD), key, field or member, amount, ttl.
+# ARGV: applied_ttl, event_count, then per event: event_id, source_position and its operations as a
+# JSON list of [op (h = HINCRBY, z = ZINCRBY, s = SADD), key, field or member, amount, ttl]. The
+# increments of the batch's new events are summed in the script first, so each key and field is
+# written once per batch however many events touch it.
 # Returns per event: 1 applied now, 2 applied earlier by this same source record (a redelivery
 # after a crash: produce its output again), 0 a duplicate of another record (skip it).
 _APPLY = """
@@ -42,30 +45,39 @@ local prefix = KEYS[1]
 local applied_ttl = tonumber(ARGV[1])
 local count = tonumber(ARGV[2])
 local results = {}
+local hash_sums, hash_keys = {}, {}
+local zset_sums, zset_keys = {}, {}
+local members = {}
 local expiries = {}
-local i = 3
 for e = 1, count do
-  local event_key = prefix .. 'applied:' .. ARGV[i]
-  local position = ARGV[i + 1]
-  local ops = tonumber(ARGV[i + 2])
-  i = i + 3
+  local base = 3 * e
+  local event_key = prefix .. 'applied:' .. ARGV[base]
+  local position = ARGV[base + 1]
   local existing = redis.call('GET', event_key)
   if existing then
     if existing == position then results[e] = 2 else results[e] = 0 end
-    i = i + ops * 5
   else
     redis.call('SET', event_key, position, 'EX', applied_ttl)
-    for o = 1, ops do
-      local op, key, field, amount, ttl = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-      if op == 'h' then redis.call('HINCRBY', key, field, amount)
-      elseif op == 'z' then redis.call('ZINCRBY', key, amount, field)
-      else redis.call('SADD', key, field) end
+    for _, operation in ipairs(cjson.decode(ARGV[base + 2])) do
+      local op, key, field, amount, ttl = operation[1], operation[2], operation[3], operation[4], operation[5]
+      local slot = key .. '\0' .. field
+      if op == 'h' then
+        if hash_sums[slot] == nil then hash_sums[slot] = 0; hash_keys[slot] = {key, field} end
+        hash_sums[slot] = hash_sums[slot] + amount
+      elseif op == 'z' then
+        if zset_sums[slot] == nil then zset_sums[slot] = 0; zset_keys[slot] = {key, field} end
+        zset_sums[slot] = zset_sums[slot] + amount
+      else
+        members[slot] = {key, field}
+      end
       expiries[key] = ttl
-      i = i + 5
     end
     results[e] = 1
   end
 end
+for slot, total in pairs(hash_sums) do redis.call('HINCRBY', hash_keys[slot][1], hash_keys[slot][2], total) end
+for slot, total in pairs(zset_sums) do redis.call('ZINCRBY', zset_keys[slot][1], total, zset_keys[slot][2]) end
+for _, pair in pairs(members) do redis.call('SADD', pair[1], pair[2]) end
 for key, ttl in pairs(expiries) do
   if tonumber(ttl) > 0 then redis.call('EXPIRE', key, ttl) end
 end
@@ -148,10 +160,8 @@ class RedisAggregates:
             args: list[Any] = [APPLIED_TTL_S, len(indexes)]
             for index in indexes:
                 contribution, position = contributions[index]
-                ops = operations(contribution)
-                args.extend((contribution.event_id, position, len(ops)))
-                for op in ops:
-                    args.extend(op)
+                # One JSON argument per event: redis-py packs arguments in Python, cjson decodes in C.
+                args.extend((contribution.event_id, position, json.dumps(operations(contribution))))
             self._apply(keys=[brand_prefix(brand)], args=args, client=pipe)
         pipe.sadd(BRANDS_KEY, *by_brand)
         results = pipe.execute()

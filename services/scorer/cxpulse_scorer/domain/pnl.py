@@ -6,7 +6,7 @@ version re-states all history from the same counts and no figure is ever double-
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -77,12 +77,15 @@ class PnlCounts:
         return PnlCounts(*(getattr(self, field.name) + getattr(other, field.name) for field in fields(self)))
 
     def as_fields(self) -> dict[str, int]:
-        return {name: value for name, value in asdict(self).items() if value}
+        return {name: value for name in _PNL_FIELDS if (value := getattr(self, name))}
 
     @classmethod
     def from_fields(cls, stored: dict[str, Any]) -> PnlCounts:
         known = {field.name for field in fields(cls)}
         return cls(**{name: int(value) for name, value in stored.items() if name in known})
+
+
+_PNL_FIELDS = tuple(field.name for field in fields(PnlCounts))
 
 
 def event_pnl_counts(
@@ -214,6 +217,29 @@ def pnl_lines(counts: PnlCounts, model: PnlModel) -> list[PnlLine]:
         )
     )
     return lines
+
+
+def line_coefficients(model: PnlModel) -> dict[str, dict[str, float]]:
+    """Every line is linear in the counts: its value per unit of each count, from `pnl_lines` itself.
+
+    Lets the scorer state one event's contribution to each line with a few multiplications,
+    while `pnl_lines` stays the one place where the formulas live.
+    """
+    coefficients: dict[str, dict[str, float]] = {}
+    for name in _PNL_FIELDS:
+        for line in pnl_lines(PnlCounts(**{name: 1}), model):
+            if line.name != "net" and line.value:
+                coefficients.setdefault(line.name, {})[name] = line.value
+    return coefficients
+
+
+def contributions(counts: PnlCounts, coefficients: dict[str, dict[str, float]]) -> dict[str, float]:
+    present = counts.as_fields()
+    values = {
+        line: round(sum(per_unit[name] * amount for name, amount in present.items() if name in per_unit), 2)
+        for line, per_unit in coefficients.items()
+    }
+    return {line: value for line, value in values.items() if value}
 
 
 def period_days(period: Period, local_day: date) -> list[date]:

@@ -7,7 +7,7 @@ replay rebuild the same figures.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -45,12 +45,15 @@ class SatisfactionCounts:
         return SatisfactionCounts(*(getattr(self, field.name) + getattr(other, field.name) for field in fields(self)))
 
     def as_fields(self) -> dict[str, int]:
-        return {name: value for name, value in asdict(self).items() if value}
+        return {name: value for name in _SATISFACTION_FIELDS if (value := getattr(self, name))}
 
     @classmethod
     def from_fields(cls, stored: dict[str, Any]) -> SatisfactionCounts:
         known = {field.name for field in fields(cls)}
         return cls(**{name: int(value) for name, value in stored.items() if name in known})
+
+
+_SATISFACTION_FIELDS = tuple(field.name for field in fields(SatisfactionCounts))
 
 
 def survey_counts(metric: str, score: int, sentiment_label: str) -> SatisfactionCounts:

@@ -14,7 +14,8 @@ from typing import Literal, Protocol
 from cxpulse_contracts import ScoredFeedback, Sentiment, SocialMention, SurveyResponse
 from cxpulse_scorer.brands import BrandCatalog
 from cxpulse_scorer.domain.journey import StageTaxonomy
-from cxpulse_scorer.domain.pnl import PnlCounts, event_pnl_counts, pnl_lines
+from cxpulse_scorer.domain.phrases import tokenize
+from cxpulse_scorer.domain.pnl import PnlCounts, contributions, event_pnl_counts, line_coefficients
 from cxpulse_scorer.domain.satisfaction import SatisfactionCounts, mention_counts, survey_counts
 from cxpulse_scorer.domain.sentiment import Sentiment as TextSentiment
 from cxpulse_scorer.domain.sentiment import SentimentScorer, sentiment_from_score
@@ -24,7 +25,7 @@ PIPELINE_VERSION = "cxpulse-scorer/1"
 
 
 class TopicTagging(Protocol):
-    def tag(self, text: str) -> list[str]: ...
+    def tag_tokens(self, tokens: Sequence[str]) -> list[str]: ...
 
 
 ReachFormula = Callable[[int, int, int, int], int]
@@ -70,6 +71,7 @@ class FeedbackScorer:
         self._reach = reach
         self._brands = brands
         self.model_version = f"{PIPELINE_VERSION} sentiment={sentiment.model_version}"
+        self._coefficients: dict[str, dict[str, dict[str, float]]] = {}
 
     def score_batch(self, events: Sequence[FeedbackEvent], *, scored_at: datetime) -> list[ScoredEvent]:
         texts = [_text_of(event) for event in events]
@@ -98,7 +100,8 @@ class FeedbackScorer:
             assert isinstance(event, SurveyResponse), "a mention always has text"
             from_score = sentiment_from_score(event.metric, event.score)
             sentiment = Sentiment(label=from_score.label, score=from_score.score, basis="score")
-        topics = tuple(self._topics.tag(text)) if text else ()
+        tokens = tokenize(text) if text else ()
+        topics = tuple(self._topics.tag_tokens(tokens)) if text else ()
         stage_basis: Literal["given", "inferred"]
         if isinstance(event, SurveyResponse):
             stage, stage_basis, unmapped = (
@@ -110,7 +113,7 @@ class FeedbackScorer:
             satisfaction = survey_counts(event.metric, event.score, sentiment.label)
             customer = event.customer_id
         else:
-            stage = taxonomy.infer(event.text).stage
+            stage = taxonomy.infer_tokens(tokens).stage
             stage_basis, unmapped = "inferred", False
             engagement = event.engagement
             reach = self._reach(event.author.followers, engagement.likes, engagement.shares, engagement.replies)
@@ -124,9 +127,10 @@ class FeedbackScorer:
             reach=reach,
             care_contact=event.kind == "mention" and sentiment.label == "negative",
         )
-        contributions = {
-            line.name: line.value for line in pnl_lines(pnl_counts, brand.pnl) if line.value and line.name != "net"
-        }
+        coefficients = self._coefficients.get(brand.pnl.version)
+        if coefficients is None:
+            coefficients = self._coefficients[brand.pnl.version] = line_coefficients(brand.pnl)
+        event_contributions = contributions(pnl_counts, coefficients)
         scored = ScoredFeedback(
             event=event,
             sentiment=sentiment,
@@ -134,7 +138,7 @@ class FeedbackScorer:
             stage_basis=stage_basis,
             topics=list(topics),
             reach=reach,
-            pnl=contributions,
+            pnl=event_contributions,
             model_version=self.model_version,
             scored_at=scored_at,
         )
