@@ -15,6 +15,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import SecretStr
 
 from cxpulse_alerts.app import AlertsSettings
@@ -58,7 +62,19 @@ def receiver() -> Iterator[HttpReceiver]:
 
 
 @pytest.fixture
+def spans() -> InMemorySpanExporter:
+    return InMemorySpanExporter()
+
+
+def traced(service: str, exporter: InMemorySpanExporter) -> TracerProvider:
+    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service}))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider
+
+
+@pytest.fixture
 def stack(
+    spans: InMemorySpanExporter,
     tmp_path: Path,
     receiver: HttpReceiver,
     kafka_settings: KafkaSettings,
@@ -72,6 +88,7 @@ def stack(
         channels={"listening": channel("listening", webhook_secret, rate_limit_per_s=None)},
         kafka=kafka_settings,
         redis_settings=redis_settings,
+        tracer_provider=traced("cxpulse-collector", spans),
     )
     scorer = create_scorer(
         ScorerSettings(group_id=f"cx-scorer-crisis-{suffix}", max_poll_interval_ms=6000, session_timeout_ms=6000),
@@ -91,13 +108,14 @@ def stack(
         redis_settings=redis_settings,
         auth=auth,
         environ={},
+        tracer_provider=traced("cxpulse-alerts", spans),
     )
     with TestClient(collector) as collector_client, TestClient(scorer), TestClient(alerts):
         yield collector_client
 
 
 def test_crisis_reaches_slack_once_and_pagerduty_trigger_then_resolve(
-    stack: TestClient, receiver: HttpReceiver, webhook_secret: str
+    stack: TestClient, receiver: HttpReceiver, webhook_secret: str, spans: InMemorySpanExporter
 ) -> None:
     slack_failures = [Reply(status=500), Reply(status=503)]
 
@@ -150,3 +168,13 @@ def test_crisis_reaches_slack_once_and_pagerduty_trigger_then_resolve(
     assert sum("resolved" not in text.lower() for text in slack_texts) == 1, slack_texts
     failed_slack = [r for r in receiver.requests if r.path == "/slack" and not r.succeeded]
     assert len(failed_slack) == 2  # the outage was real, and retried past
+
+    # One trace from the webhook request to the notification: the collector's request span, the
+    # alerts service's notify span, and the traceparent the receiver was sent all share a trace id.
+    webhook_span = next(span for span in spans.get_finished_spans() if span.name == "POST /v1/mentions")
+    trace_id = format(webhook_span.context.trace_id, "032x")
+    notify_spans = [span for span in spans.get_finished_spans() if span.name == "notify pagerduty"]
+    assert notify_spans
+    assert {format(span.context.trace_id, "032x") for span in notify_spans} == {trace_id}
+    received = {request.headers["traceparent"].split("-")[1] for request in brand_requests("/pd")}
+    assert received == {trace_id}

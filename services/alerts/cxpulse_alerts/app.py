@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,8 +32,8 @@ from cxpulse_shared.health import ReadinessCheck
 from cxpulse_shared.kafka import make_consumer, make_producer
 from cxpulse_shared.redis import make_redis
 from cxpulse_shared.service import consuming_service_app
-from cxpulse_shared.settings import ApiAuthSettings, KafkaSettings, RedisSettings
-from cxpulse_shared.telemetry import make_registry
+from cxpulse_shared.settings import ApiAuthSettings, KafkaSettings, RedisSettings, TelemetrySettings
+from cxpulse_shared.telemetry import make_registry, make_tracer_provider
 
 CONFIG_DIR = Path(__file__).resolve().parents[3] / "config"
 
@@ -78,9 +79,11 @@ def create_app(
     auth: ApiAuthSettings | None = None,
     registry: CollectorRegistry | None = None,
     environ: Mapping[str, str] | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
     registry = registry or make_registry()
     metrics = AlertsMetrics.register(registry)
+    tracer_provider = tracer_provider or make_tracer_provider("cxpulse-alerts", TelemetrySettings())
 
     def start_worker(app: FastAPI) -> ConsumerWorker:
         config = settings or AlertsSettings()
@@ -122,6 +125,7 @@ def create_app(
             pacer=ReceiverPacer(redis_client),
             registry=registry,
             threads=config.delivery_threads,
+            tracer=tracer_provider.get_tracer("cxpulse.alerts"),
         )
         delivery.start()
         registry.register(OpenIncidentsCollector(store))
@@ -136,6 +140,7 @@ def create_app(
         def stop() -> None:
             delivery.stop()
             pipeline.close()
+            tracer_provider.shutdown()
 
         worker = ConsumerWorker(
             "alerts",

@@ -52,3 +52,4 @@ class Notification(BaseModel):
     evidence: Evidence
     incident_url: str | None = None
     occurred_at: datetime
+    traceparent: str | None = Field(default=None, description="W3C trace context of the feedback that tipped it")

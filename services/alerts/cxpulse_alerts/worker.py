@@ -124,6 +124,7 @@ def notifications_for(incident: Incident, intent: NotificationIntent, now: datet
             teams=list(incident.routing.teams),
             evidence=evidence,
             occurred_at=now,
+            traceparent=incident.traceparent,
         )
         for receiver in intent.receivers
     ]
@@ -169,9 +170,14 @@ class AlertsPipeline:
         records = [record for partition in sorted(batch) for record in batch[partition]]
         fresh = self._first_sightings(records)
         items: list[ScoredFeedback] = []
+        trace_of_brand: dict[str, str] = {}
         for record in fresh:
             try:
-                items.append(ScoredFeedback.model_validate_json(record.value or b""))
+                item = ScoredFeedback.model_validate_json(record.value or b"")
+                items.append(item)
+                traceparent = dict(record.headers or []).get("traceparent")
+                if traceparent:
+                    trace_of_brand[item.event.brand] = traceparent.decode()
             except ValidationError as error:
                 self._send_dead_letter(record, f"not a scored event: {error.errors(include_url=False)[:3]}")
         with self._lock:
@@ -187,7 +193,7 @@ class AlertsPipeline:
                     if signal.score >= self.engine.settings.open_threshold:
                         self._metrics.signals.labels(signal.detector).inc()
                 if found.signals:
-                    self._fold(brand, found, now)
+                    self._fold(brand, found, now, trace_of_brand.get(brand))
                 self._save_state_now_and_then(brand)
             self.tick(now)
         self.producer().flush(timeout=10)
@@ -210,7 +216,7 @@ class AlertsPipeline:
                 fresh.append(record)
         return fresh
 
-    def _fold(self, brand: str, found: Any, now: datetime) -> None:
+    def _fold(self, brand: str, found: Any, now: datetime, traceparent: str | None) -> None:
         for _attempt in range(5):
             active = self.store.active_for(brand)
             changes = self.engine.fold(
@@ -220,6 +226,7 @@ class AlertsPipeline:
                 samples=found.samples,
                 top_terms=self._monitor.top_terms(brand, now),
                 reach=found.negative_reach,
+                traceparent=traceparent,
             )
             try:
                 for change in changes:

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import FastAPI
+from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
 from cxpulse_collector.adapters.claims import RedisEventClaims
@@ -76,10 +77,11 @@ def create_app(
     kafka: KafkaSettings | None = None,
     redis_settings: RedisSettings | None = None,
     registry: CollectorRegistry | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
     registry = registry or make_registry()
     metrics = CollectorMetrics.register(registry)
-    tracer_provider = make_tracer_provider("cxpulse-collector", TelemetrySettings())
+    tracer_provider = tracer_provider or make_tracer_provider("cxpulse-collector", TelemetrySettings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

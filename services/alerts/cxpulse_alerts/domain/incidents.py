@@ -95,6 +95,7 @@ class Incident:
     notified_severity: int = 0
     silenced_by: str | None = None
     version: int = 0
+    traceparent: str | None = None
 
     @property
     def active(self) -> bool:
@@ -213,8 +214,12 @@ class IncidentEngine:
         samples: Sequence[SampleMention] = (),
         top_terms: Sequence[str] = (),
         reach: int = 0,
+        traceparent: str | None = None,
     ) -> list[Change]:
-        """Signals of one brand; `incidents` holds that brand's active incidents by fingerprint."""
+        """Signals of one brand; `incidents` holds that brand's active incidents by fingerprint.
+
+        `traceparent` is the trace of the feedback that tipped the signals: an incident opened by
+        them continues that trace, so one trace runs from the webhook to the notification."""
         strong = [signal for signal in signals if signal.score >= self.settings.open_threshold]
         if not strong:
             return []
@@ -222,7 +227,7 @@ class IncidentEngine:
         fingerprint = f"{brand}:crisis"
         current = incidents.get(fingerprint)
         if current is None or not current.active:
-            return [self._open(brand, fingerprint, strong, now, samples, top_terms, reach)]
+            return [self._open(brand, fingerprint, strong, now, samples, top_terms, reach, traceparent)]
         merged = dict(current.signals)
         for signal in strong:
             merged[signal.key] = signal
@@ -243,6 +248,7 @@ class IncidentEngine:
         samples: Sequence[SampleMention],
         top_terms: Sequence[str],
         reach: int,
+        traceparent: str | None,
     ) -> Change:
         opened_at = min(signal.at for signal in signals)
         scope = BRAND_WIDE
@@ -258,6 +264,7 @@ class IncidentEngine:
             last_signal_at=now,
             signals={signal.key: signal for signal in signals},
             routing=Routing(teams=(), receivers=()),
+            traceparent=traceparent,
         )
         return Change("opened", self._with_evidence(incident, samples, top_terms, reach))
 

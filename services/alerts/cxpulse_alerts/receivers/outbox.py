@@ -26,10 +26,12 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import redis
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Tracer
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -47,7 +49,7 @@ from cxpulse_alerts.receivers.delivery import (
     Sender,
     apply_limits,
 )
-from cxpulse_alerts.receivers.formats import render
+from cxpulse_alerts.receivers.formats import HttpRequest, render
 
 logger = logging.getLogger(__name__)
 
@@ -462,7 +464,9 @@ class DeliveryWorker:
         lease_s: float = 30.0,
         idle_wait_s: float = 0.5,
         name: str = "alerts-delivery",
+        tracer: Tracer | None = None,
     ) -> None:
+        self._tracer = tracer or trace.get_tracer(__name__)
         self._outbox = outbox
         self._receivers: Mapping[str, ReceiverConfig] = {receiver.name: receiver for receiver in receivers}
         self._pacer = pacer
@@ -543,19 +547,36 @@ class DeliveryWorker:
             self._outbox.reschedule(job, after_s=wait_s, reason=job.last_error, count_attempt=False)
             return
         started = time.perf_counter()
-        try:
-            rendered = render(notification, receiver, now=datetime.now(UTC))
-            outcome: Outcome = self._sender.send(rendered, attempt=job.attempts)
-        except Exception as exc:
-            # A bug or an unexpected input, not the receiver: retry with backoff, park in the end.
-            logger.exception("outbox: attempt %s for receiver %s failed unexpectedly", job.attempts, receiver.name)
-            outcome = RetryLater(
-                f"internal error: {type(exc).__name__}", self._policy.backoff_s(job.attempts, self._rng)
-            )
+        parent = propagate.extract({"traceparent": notification.traceparent} if notification.traceparent else {})
+        with self._tracer.start_as_current_span(
+            f"notify {receiver.type}",
+            context=parent,
+            kind=trace.SpanKind.CLIENT,
+            attributes={
+                "cx.incident.id": notification.incident_id,
+                "cx.receiver": receiver.name,
+                "cx.notification.action": notification.action,
+            },
+        ):
+            outcome = self._render_and_send(notification, receiver, job)
         self.metrics.attempt_seconds.labels(receiver.name).observe(time.perf_counter() - started)
         self._finish(
             job, receiver.name, apply_limits(outcome, attempts=job.attempts, age_s=job.age_s, policy=self._policy)
         )
+
+    def _render_and_send(self, notification: Notification, receiver: ReceiverConfig, job: ClaimedJob) -> Outcome:
+        try:
+            rendered = render(notification, receiver, now=datetime.now(UTC))
+            if isinstance(rendered, HttpRequest):
+                # The receiver sees the same trace as the webhook that tipped the incident.
+                carrier: dict[str, str] = {}
+                propagate.inject(carrier)
+                rendered = replace(rendered, headers={**rendered.headers, **carrier})
+            return self._sender.send(rendered, attempt=job.attempts)
+        except Exception as exc:
+            # A bug or an unexpected input, not the receiver: retry with backoff, park in the end.
+            logger.exception("outbox: attempt %s for receiver %s failed unexpectedly", job.attempts, receiver.name)
+            return RetryLater(f"internal error: {type(exc).__name__}", self._policy.backoff_s(job.attempts, self._rng))
 
     def _finish(self, job: ClaimedJob, receiver_label: str, outcome: Outcome) -> None:
         if isinstance(outcome, Delivered):
