@@ -236,6 +236,7 @@ def start_prometheus(run_dir: Path, log_dir: Path, targets: Mapping[str, str]) -
             f"--storage.tsdb.path={home / 'data'}",
             f"--web.listen-address={LOOPBACK}:{port}",
             "--storage.tsdb.retention.time=1d",
+            "--enable-feature=exemplar-storage",
         ],
         log_dir=log_dir,
         address=f"http://{LOOPBACK}:{port}",

@@ -14,6 +14,7 @@ from cxpulse_collector.metrics import CollectorMetrics
 from cxpulse_contracts import topics
 from cxpulse_shared.cloudevents import cloudevent_headers
 from cxpulse_shared.kafka import OutgoingRecord
+from cxpulse_shared.telemetry import current_trace_exemplar
 
 
 class EventClaims(Protocol):
@@ -87,7 +88,7 @@ class IngestService:
             await self._claims.release(claimed, token)
             raise
         finally:
-            self._metrics.publish_seconds.observe(time.perf_counter() - started)
+            self._metrics.publish_seconds.observe(time.perf_counter() - started, exemplar=current_trace_exemplar())
         await self._claims.confirm(claimed, token)
         surveys = sum(1 for event_id in claimed if first_seen[event_id].kind == "survey")
         if surveys:

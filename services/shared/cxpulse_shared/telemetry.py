@@ -3,20 +3,52 @@
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Mapping
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from prometheus_client import CollectorRegistry
 
 from cxpulse_shared.settings import TelemetrySettings
 
 
-def make_tracer_provider(default_service_name: str, settings: TelemetrySettings | None = None) -> TracerProvider:
-    """A real SDK provider even without an exporter: trace ids must exist to ride in Kafka headers."""
+def make_tracer_provider(
+    default_service_name: str, settings: TelemetrySettings | None = None, environ: Mapping[str, str] | None = None
+) -> TracerProvider:
+    """A real SDK provider even without an exporter: trace ids must exist to ride in Kafka headers.
+
+    Spans are exported over OTLP/HTTP when the standard variables ask for it
+    (`OTEL_TRACES_EXPORTER=otlp`, or an `OTEL_EXPORTER_OTLP_*ENDPOINT`); the exporter reads its
+    endpoint, headers and timeouts from the same standard variables.
+    """
     settings = settings or TelemetrySettings()
+    environment = os.environ if environ is None else environ
     resource = Resource.create({SERVICE_NAME: settings.service_name or default_service_name})
-    return TracerProvider(resource=resource)
+    provider = TracerProvider(resource=resource)
+    if wants_otlp(environment):
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    return provider
+
+
+def wants_otlp(environ: Mapping[str, str]) -> bool:
+    exporters = {name.strip() for name in environ.get("OTEL_TRACES_EXPORTER", "").split(",")}
+    if "none" in exporters:
+        return False
+    endpoint_set = any(
+        environ.get(name) for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    )
+    return "otlp" in exporters or endpoint_set
+
+
+def current_trace_exemplar() -> dict[str, str] | None:
+    """The active span's trace id as a Prometheus exemplar, linking a latency sample to its trace."""
+    context = trace.get_current_span().get_span_context()
+    return {"trace_id": format(context.trace_id, "032x")} if context.is_valid and context.trace_flags.sampled else None
 
 
 def tracer_for(provider: TracerProvider, name: str) -> trace.Tracer:

@@ -158,3 +158,16 @@ def test_mention_keeps_its_fields_and_gets_cloudevents_headers(harness: Harness)
     assert headers["traceparent"].startswith(b"00-")
     assert json.loads(record.value)["author"] == {"handle": "traveller", "followers": 120}
     assert record.key == b"acme-air"
+
+
+def test_publish_latency_carries_the_request_trace_as_an_exemplar(harness: Harness) -> None:
+    harness.post("survey", survey())
+    openmetrics = harness.client.get("/metrics", headers={"accept": "application/openmetrics-text; version=1.0.0"})
+    assert openmetrics.headers["content-type"].startswith("application/openmetrics-text")
+    exemplar_lines = [
+        line
+        for line in openmetrics.text.splitlines()
+        if line.startswith("cx_collector_publish_seconds_bucket") and "trace_id=" in line
+    ]
+    assert len(exemplar_lines) == 1
+    assert "trace_id=" not in harness.client.get("/metrics").text
