@@ -362,8 +362,10 @@ def start_stack(run_dir: Path, *, services: tuple[str, ...] = tuple(SERVICES), w
 
 
 @contextlib.contextmanager
-def running_stack(run_dir: Path, *, services: tuple[str, ...] = tuple(SERVICES)) -> Iterator[Stack]:
-    stack = start_stack(run_dir, services=services)
+def running_stack(
+    run_dir: Path, *, services: tuple[str, ...] = tuple(SERVICES), with_prometheus: bool = False
+) -> Iterator[Stack]:
+    stack = start_stack(run_dir, services=services, with_prometheus=with_prometheus)
     try:
         yield stack
     finally:

@@ -43,7 +43,7 @@ class ScorerMetrics:
 
     @classmethod
     def register(cls, registry: CollectorRegistry) -> ScorerMetrics:
-        return cls(
+        metrics = cls(
             events=Counter("cx_scorer_events", "Feedback events by outcome", ["outcome"], registry=registry),
             dead_letters=Counter("cx_scorer_dead_letters", "Undecodable messages sent to the DLQ", registry=registry),
             transactions=Counter(
@@ -61,6 +61,12 @@ class ScorerMetrics:
                 registry=registry,
             ),
         )
+        # Every outcome exists from the start at 0, so ratios over them are 0 rather than empty.
+        for outcome in ("scored", "duplicate"):
+            metrics.events.labels(outcome)
+        for result in ("committed", "aborted"):
+            metrics.transactions.labels(result)
+        return metrics
 
 
 def source_position(record: Any) -> str:
