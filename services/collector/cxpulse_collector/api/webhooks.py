@@ -18,6 +18,7 @@ from cxpulse_collector.domain.ingest import Submission, brands_outside_scope, ov
 from cxpulse_collector.runtime import CollectorRuntime
 from cxpulse_collector.service import EventsInFlight
 from cxpulse_collector.sources.base import ChannelContext, PayloadInvalid, SignatureInvalid, SourceRequest
+from cxpulse_contracts import topics
 from cxpulse_shared.cloudevents import current_trace_carrier
 from cxpulse_shared.kafka import PublishFailed
 from cxpulse_shared.problem import Problem, validation_errors
@@ -212,7 +213,15 @@ async def receive_own_format(state: CollectorRuntime, request: Request, channel_
         await enforce_rate_limit(state, channel)
         require_json(request)
         submissions = parse_submissions(state, kind, body)
-        span.set_attribute("cx.events", len(submissions))
+        span.set_attributes(
+            {
+                "cx.events": len(submissions),
+                "messaging.system": "kafka",
+                "messaging.operation.type": "send",
+                "messaging.destination.name": topics.FEEDBACK,
+                "messaging.batch.message_count": len(submissions),
+            }
+        )
         return await accept(state, channel, submissions)
 
 
