@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
 import threading
 import time
 import uuid
@@ -30,7 +28,7 @@ import httpx
 
 from cxpulse_cli.bench.collector import own_servers_only
 from cxpulse_cli.bench.loadgen import percentile
-from cxpulse_cli.bench.results import Row, SectionReport
+from cxpulse_cli.bench.results import Row, SectionReport, in_scratch_dir
 from cxpulse_cli.bench.scorer import BenchFailed, FeedResult, PacedFeeder
 from cxpulse_cli.localstack import LOOPBACK, new_webhook_secret, running_stack
 from cxpulse_cli.webhook_client import encode, signed_headers
@@ -178,15 +176,9 @@ def environment(values: dict[str, str]) -> Iterator[None]:
 
 
 def run(*, duration_s: float | None = None, progress: Callable[[str], None] = lambda _: None) -> SectionReport:
-    """Measures in a new run directory, removed afterwards unless something failed (it keeps the logs)."""
-    run_dir = Path(tempfile.mkdtemp(prefix="cxpulse-bench-alerts-"))
-    try:
-        report = measure(run_dir, duration_s=duration_s or DEFAULT_DURATION_S, progress=progress)
-    except BaseException as error:
-        error.add_note(f"logs kept in {run_dir / 'logs'}")
-        raise
-    shutil.rmtree(run_dir, ignore_errors=True)
-    return report
+    return in_scratch_dir(
+        "alerts", lambda run_dir: measure(run_dir, duration_s=duration_s or DEFAULT_DURATION_S, progress=progress)
+    )
 
 
 def measure(run_dir: Path, *, duration_s: float, progress: Callable[[str], None]) -> SectionReport:

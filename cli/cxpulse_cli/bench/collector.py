@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from statistics import mean
 
 from cxpulse_cli.bench.loadgen import LoadPlan, LoadResult, run_load
 from cxpulse_cli.bench.producer_baseline import ProducerPlan, ProducerResult, run_producer
-from cxpulse_cli.bench.results import Row, SectionReport
+from cxpulse_cli.bench.results import Row, SectionReport, in_scratch_dir
 from cxpulse_cli.localstack import (
     ManagedProcess,
     Stack,
@@ -78,15 +76,9 @@ class BenchFailed(RuntimeError):
 
 
 def run(*, duration_s: float | None = None, progress: Callable[[str], None] = lambda _: None) -> SectionReport:
-    """Measures in a new run directory, removed afterwards unless something failed (it keeps the logs)."""
-    run_dir = Path(tempfile.mkdtemp(prefix="cxpulse-bench-collector-"))
-    try:
-        report = measure(run_dir, duration_s=duration_s or DEFAULT_DURATION_S, progress=progress)
-    except BaseException as error:
-        error.add_note(f"logs kept in {run_dir / 'logs'}")
-        raise
-    shutil.rmtree(run_dir, ignore_errors=True)
-    return report
+    return in_scratch_dir(
+        "collector", lambda run_dir: measure(run_dir, duration_s=duration_s or DEFAULT_DURATION_S, progress=progress)
+    )
 
 
 def measure(run_dir: Path, *, duration_s: float, progress: Callable[[str], None]) -> SectionReport:

@@ -12,7 +12,9 @@ import json
 import math
 import os
 import platform
-from collections.abc import Mapping
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -195,3 +197,15 @@ def render_markdown(results: Mapping[str, Any], *, source: str = "latest.json") 
     for name, section in results.get(SECTIONS_KEY, {}).items():
         lines += render_section(name, section, results)
     return "\n".join(lines)
+
+
+def in_scratch_dir(section: str, measure: Callable[[Path], SectionReport]) -> SectionReport:
+    """Measures in a new run directory, removed afterwards unless something failed (it keeps the logs)."""
+    run_dir = Path(tempfile.mkdtemp(prefix=f"cxpulse-bench-{section}-"))
+    try:
+        report = measure(run_dir)
+    except BaseException as error:
+        error.add_note(f"logs kept in {run_dir / 'logs'}")
+        raise
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return report

@@ -23,8 +23,6 @@ import asyncio
 import contextlib
 import json
 import re
-import shutil
-import tempfile
 import threading
 import time
 import uuid
@@ -41,7 +39,7 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from cxpulse_cli.bench.collector import own_servers_only
 from cxpulse_cli.bench.loadgen import HttpConnection, ProtocolError, Signer, SurveyFactory, percentile
-from cxpulse_cli.bench.results import Row, SectionReport
+from cxpulse_cli.bench.results import Row, SectionReport, in_scratch_dir
 from cxpulse_cli.localstack import ManagedProcess, Stack, running_stack, service_environment, start_service
 from cxpulse_cli.simulate import simulate
 from cxpulse_cli.webhook_client import encode
@@ -141,15 +139,10 @@ def lag_ms(scored_value: bytes, id_prefix: str, *, received_from: datetime) -> f
 
 
 def run(*, duration_s: float | None = None, progress: Callable[[str], None] = lambda _: None) -> SectionReport:
-    """Measures in a new run directory, removed afterwards unless something failed (it keeps the logs)."""
-    run_dir = Path(tempfile.mkdtemp(prefix="cxpulse-bench-scorer-"))
-    try:
-        report = measure(run_dir, lag_duration_s=duration_s or DEFAULT_LAG_DURATION_S, progress=progress)
-    except BaseException as error:
-        error.add_note(f"logs kept in {run_dir / 'logs'}")
-        raise
-    shutil.rmtree(run_dir, ignore_errors=True)
-    return report
+    return in_scratch_dir(
+        "scorer",
+        lambda run_dir: measure(run_dir, lag_duration_s=duration_s or DEFAULT_LAG_DURATION_S, progress=progress),
+    )
 
 
 def measure(run_dir: Path, *, lag_duration_s: float, progress: Callable[[str], None]) -> SectionReport:
