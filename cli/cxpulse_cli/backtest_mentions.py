@@ -23,14 +23,8 @@ from cxpulse_alerts.domain.incidents import EngineSettings, Incident, IncidentEn
 from cxpulse_alerts.domain.monitor import MonitorSettings, SignalMonitor
 from cxpulse_collector.domain.ingest import to_event
 from cxpulse_contracts import Author, Engagement, MentionSubmission, ScoredFeedback
-from cxpulse_scorer.brands import load_brands
-from cxpulse_scorer.domain.journey import load_taxonomies
-from cxpulse_scorer.domain.reach import reach
-from cxpulse_scorer.domain.scoring import FeedbackScorer
-from cxpulse_scorer.domain.sentiment import load_scorer
-from cxpulse_scorer.domain.topics import load_topic_tagger
+from cxpulse_scorer.app import ScorerSettings, load_scoring
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 # Our field -> the input's column; overridable with --columns our=theirs,...
 DEFAULT_COLUMNS = {
     "id": "id",
@@ -114,16 +108,6 @@ def to_submission(row: Mapping[str, Any], columns: Mapping[str, str], index: int
     )
 
 
-def default_scorer() -> FeedbackScorer:
-    return FeedbackScorer(
-        sentiment=load_scorer(None),
-        stages=load_taxonomies(CONFIG_DIR / "taxonomies"),
-        topics=load_topic_tagger(CONFIG_DIR / "topics.yaml"),
-        reach=reach,
-        brands=load_brands(CONFIG_DIR / "brands.yaml"),
-    )
-
-
 def replay(
     submissions: list[MentionSubmission], *, threshold: float = LIVE_ALERT_THRESHOLD
 ) -> tuple[list[Incident], list[ScoredFeedback]]:
@@ -133,7 +117,9 @@ def replay(
         to_event(s, source="backtest", channel="backtest", pseudonymisation_key=b"backtest", received_at=s.occurred_at)
         for s in ordered
     ]
-    scored = [item.scored for item in default_scorer().score_batch(events, scored_at=datetime.now(UTC))]
+    scored = [
+        item.scored for item in load_scoring(ScorerSettings()).scorer.score_batch(events, scored_at=datetime.now(UTC))
+    ]
     monitor = SignalMonitor(MonitorSettings())
     engine = IncidentEngine(
         route=lambda labels: Routing(teams=("care",), receivers=(), group_wait=timedelta(0)),

@@ -20,29 +20,14 @@ from pydantic import TypeAdapter, ValidationError
 
 from cxpulse_contracts import FeedbackEvent, topics
 from cxpulse_scorer.adapters.aggregates import APPLIED_NOW, RedisAggregates, brand_prefix
-from cxpulse_scorer.app import ScorerSettings
-from cxpulse_scorer.brands import load_brands
-from cxpulse_scorer.domain.journey import load_taxonomies
-from cxpulse_scorer.domain.reach import reach
+from cxpulse_scorer.app import ScorerSettings, load_scoring
 from cxpulse_scorer.domain.scoring import FeedbackScorer
-from cxpulse_scorer.domain.sentiment import load_scorer
-from cxpulse_scorer.domain.topics import load_topic_tagger
 from cxpulse_scorer.worker import source_position
 from cxpulse_shared.redis import make_redis
 from cxpulse_shared.settings import KafkaSettings, RedisSettings
 
 _feedback: TypeAdapter[Any] = TypeAdapter(FeedbackEvent)
 BATCH = 1000
-
-
-def scorer_from(settings: ScorerSettings) -> FeedbackScorer:
-    return FeedbackScorer(
-        sentiment=load_scorer(settings.sentiment_model),
-        stages=load_taxonomies(settings.taxonomies_dir),
-        topics=load_topic_tagger(settings.topics_file),
-        reach=reach,
-        brands=load_brands(settings.brands_file),
-    )
 
 
 def forget_brand(aggregates: RedisAggregates, brand: str) -> int:
@@ -100,12 +85,12 @@ def rescore(
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = ScorerSettings()
+    scorer = load_scoring(ScorerSettings()).scorer
     aggregates = RedisAggregates(make_redis(RedisSettings()))
     started = time.monotonic()
-    counts = rescore(brands=set(args.brand), kafka=KafkaSettings(), aggregates=aggregates, scorer=scorer_from(settings))
+    counts = rescore(brands=set(args.brand), kafka=KafkaSettings(), aggregates=aggregates, scorer=scorer)
     print(
-        f"rescored {', '.join(sorted(args.brand))} with {scorer_from(settings).model_version}: "
+        f"rescored {', '.join(sorted(args.brand))} with {scorer.model_version}: "
         f"{counts['applied']} applied, {counts['skipped']} already applied live, {counts['undecodable']} undecodable, "
         f"{counts['read']} records read in {time.monotonic() - started:.1f}s"
     )

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 
-from cxpulse_cli.rescore import rescore, scorer_from
+from cxpulse_cli.rescore import rescore
 from cxpulse_scorer.adapters.aggregates import RedisAggregates
-from cxpulse_scorer.app import ScorerSettings
+from cxpulse_scorer.app import ScorerSettings, load_scoring
 from cxpulse_scorer.domain.satisfaction import ALL_STAGES, SatisfactionCounts
 from cxpulse_shared.settings import KafkaSettings, RedisSettings
 from tests.support.feedback_stream import make_events, publish, reference_counts
@@ -30,7 +30,7 @@ def test_rescore_rebuilds_exact_aggregates_and_leaves_other_brands(
     aggregates.client.hset(f"cx:{{{rebuilt}}}:sat:stale:h:0", "responses", 999)
 
     counts = rescore(
-        brands={rebuilt}, kafka=kafka_settings, aggregates=aggregates, scorer=scorer_from(ScorerSettings())
+        brands={rebuilt}, kafka=kafka_settings, aggregates=aggregates, scorer=load_scoring(ScorerSettings()).scorer
     )
 
     expected = reference_counts([event for event in events if event.brand == rebuilt])
@@ -41,7 +41,9 @@ def test_rescore_rebuilds_exact_aggregates_and_leaves_other_brands(
     assert not aggregates.client.exists(f"cx:{{{rebuilt}}}:sat:stale:h:0")
     marker = aggregates.client.hgetall(f"cx:{{{untouched}}}:marker")
     assert SatisfactionCounts.from_fields({k.decode(): v.decode() for k, v in marker.items()}) == kept
-    again = rescore(brands={rebuilt}, kafka=kafka_settings, aggregates=aggregates, scorer=scorer_from(ScorerSettings()))
+    again = rescore(
+        brands={rebuilt}, kafka=kafka_settings, aggregates=aggregates, scorer=load_scoring(ScorerSettings()).scorer
+    )
     assert again["applied"] == counts["applied"]
     stored_all = aggregates.satisfaction(rebuilt, ALL_STAGES, at=datetime.now(UTC), window=timedelta(hours=2))
     assert stored_all == expected[(rebuilt, ALL_STAGES)]

@@ -6,22 +6,15 @@ import random
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from cxpulse_collector.domain.ingest import FeedbackEvent, to_event
 from cxpulse_collector.service import to_record
 from cxpulse_contracts import MentionSubmission, SurveySubmission
-from cxpulse_scorer.brands import load_brands
-from cxpulse_scorer.domain.journey import load_taxonomies
-from cxpulse_scorer.domain.reach import reach
+from cxpulse_scorer.app import ScorerSettings, load_scoring
 from cxpulse_scorer.domain.satisfaction import ALL_STAGES, SatisfactionCounts
-from cxpulse_scorer.domain.scoring import FeedbackScorer
-from cxpulse_scorer.domain.sentiment import load_scorer
-from cxpulse_scorer.domain.topics import load_topic_tagger
 from cxpulse_shared.kafka import make_producer
 from cxpulse_shared.settings import KafkaSettings
 
-CONFIG = Path(__file__).resolve().parents[2] / "config"
 COMMENTS = (
     "Waited 40 minutes on hold",
     "Great help from the agent, thanks",
@@ -87,13 +80,7 @@ def publish(kafka: KafkaSettings, events: list[FeedbackEvent]) -> None:
 
 def reference_counts(events: list[FeedbackEvent]) -> dict[tuple[str, str], SatisfactionCounts]:
     """What the aggregates must hold: the same domain code, applied once per event, in memory."""
-    scorer = FeedbackScorer(
-        sentiment=load_scorer(None),
-        stages=load_taxonomies(CONFIG / "taxonomies"),
-        topics=load_topic_tagger(CONFIG / "topics.yaml"),
-        reach=reach,
-        brands=load_brands(CONFIG / "brands.yaml"),
-    )
+    scorer = load_scoring(ScorerSettings()).scorer
     totals: dict[tuple[str, str], SatisfactionCounts] = defaultdict(SatisfactionCounts)
     for item in scorer.score_batch(events, scored_at=datetime.now(UTC)):
         contribution = item.contribution

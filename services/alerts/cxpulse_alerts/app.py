@@ -154,7 +154,7 @@ def create_app(
             ),
             pipeline.handle,
             on_stop=stop,
-            on_idle=pipeline.tick,
+            on_idle=pipeline.tick_now_and_then,
         )
         worker.start()
         return worker

@@ -37,6 +37,8 @@ GROUP = "cx-alerts"
 ALERT_NAMESPACE = uuid.UUID("6a1c3e0e-7f1b-5c55-9d2a-616c65727473")
 SEEN_TTL_S = 3 * 24 * 3600
 STATE_SAVE_INTERVAL_S = 10.0
+# Timers (group_wait, escalation, auto-resolve) are minutes long: a sweep a second is plenty.
+TICK_INTERVAL_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,7 @@ class AlertsPipeline:
         self._lock = threading.Lock()
         self._restored: set[str] = set()
         self._state_saved_at: dict[str, float] = {}
+        self._ticked_at = float("-inf")
 
     def producer(self) -> KafkaProducer:
         if self._producer is None:
@@ -195,7 +198,7 @@ class AlertsPipeline:
                 if found.signals:
                     self._fold(brand, found, now, trace_of_brand.get(brand))
                 self._save_state_now_and_then(brand)
-            self.tick(now)
+            self.tick_now_and_then(now)
         self.producer().flush(timeout=10)
         consumer.commit()
         self._metrics.batch_seconds.observe(time.perf_counter() - started)
@@ -247,6 +250,12 @@ class AlertsPipeline:
         if change.type == "acknowledged" and saved.acknowledged_at:
             self._metrics.time_to_acknowledge.observe((saved.acknowledged_at - saved.opened_at).total_seconds())
         return saved
+
+    def tick_now_and_then(self, now: datetime | None = None) -> None:
+        """The timer sweep reads every active incident; under load it runs once a second, not per batch."""
+        if time.monotonic() - self._ticked_at >= TICK_INTERVAL_S:
+            self._ticked_at = time.monotonic()
+            self.tick(now)
 
     def tick(self, now: datetime | None = None) -> None:
         """Timers of every active incident: notifications due, escalation, silences, auto-resolve."""

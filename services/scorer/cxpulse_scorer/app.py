@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -15,8 +16,8 @@ from cxpulse_contracts import topics
 from cxpulse_scorer.adapters.aggregates import RedisAggregates
 from cxpulse_scorer.api import ScorerRuntime
 from cxpulse_scorer.api import router as api_router
-from cxpulse_scorer.brands import load_brands
-from cxpulse_scorer.domain.journey import load_taxonomies
+from cxpulse_scorer.brands import BrandCatalog, load_brands
+from cxpulse_scorer.domain.journey import StageTaxonomy, load_taxonomies
 from cxpulse_scorer.domain.reach import reach
 from cxpulse_scorer.domain.scoring import FeedbackScorer
 from cxpulse_scorer.domain.sentiment import load_scorer
@@ -51,6 +52,33 @@ class ScorerSettings(BaseSettings):
     transaction_timeout_ms: int = Field(default=30_000, ge=1000)
 
 
+@dataclass(frozen=True)
+class ScoringSetup:
+    """The configured brands, taxonomies and the scorer built from them."""
+
+    brands: BrandCatalog
+    taxonomies: dict[str, StageTaxonomy]
+    scorer: FeedbackScorer
+
+
+def load_scoring(settings: ScorerSettings) -> ScoringSetup:
+    """The one place the scorer's configuration becomes a scorer: the service, `cxpulse rescore`,
+    the mentions backtest and the tests' reference figures all use it."""
+    brands = load_brands(settings.brands_file)
+    taxonomies = load_taxonomies(settings.taxonomies_dir)
+    missing = brands.taxonomies() - taxonomies.keys()
+    if missing:
+        raise ValueError(f"brands use taxonomies with no file in {settings.taxonomies_dir}: {sorted(missing)}")
+    scorer = FeedbackScorer(
+        sentiment=load_scorer(settings.sentiment_model),
+        stages=taxonomies,
+        topics=load_topic_tagger(settings.topics_file),
+        reach=reach,
+        brands=brands,
+    )
+    return ScoringSetup(brands=brands, taxonomies=taxonomies, scorer=scorer)
+
+
 def create_app(
     settings: ScorerSettings | None = None,
     *,
@@ -65,19 +93,9 @@ def create_app(
     def start_worker(app: FastAPI) -> ConsumerWorker:
         config = settings or ScorerSettings()
         kafka_settings = kafka or KafkaSettings()
-        brands = load_brands(config.brands_file)
-        taxonomies = load_taxonomies(config.taxonomies_dir)
-        missing = brands.taxonomies() - taxonomies.keys()
-        if missing:
-            raise ValueError(f"brands use taxonomies with no file in {config.taxonomies_dir}: {sorted(missing)}")
+        setup = load_scoring(config)
+        brands, taxonomies, scorer = setup.brands, setup.taxonomies, setup.scorer
         aggregates = RedisAggregates(make_redis(redis_settings or RedisSettings()))
-        scorer = FeedbackScorer(
-            sentiment=load_scorer(config.sentiment_model),
-            stages=taxonomies,
-            topics=load_topic_tagger(config.topics_file),
-            reach=reach,
-            brands=brands,
-        )
         pipeline = ScoringPipeline(
             scorer=scorer,
             aggregates=aggregates,

@@ -75,6 +75,24 @@ local function held(job, token)
 end
 """
 
+# The opening of every script that acts on a job it was handed: ARGV[1] the id, ARGV[2] the token.
+_HELD_JOB = (
+    _NOW
+    + _HELD
+    + """
+local P = KEYS[1]
+local id, token = ARGV[1], ARGV[2]
+local job = P .. 'job:' .. id
+if not held(job, token) then return 0 end
+local now = now_ms()
+local function leave_queues()
+  redis.call('ZREM', P .. 'leases', id)
+  redis.call('ZREM', P .. 'due', id)
+  redis.call('SREM', P .. 'pending', id)
+end
+"""
+)
+
 # The next job of a chain becomes schedulable when the one before it leaves (delivered or parked).
 _ADVANCE = """
 local function advance(P, chain, id, now, wake_kept)
@@ -148,20 +166,12 @@ return out
 
 # ARGV: id, token, remember seconds, wake signals kept.
 _DELIVERED = (
-    _NOW
-    + _HELD
+    _HELD_JOB
     + _ADVANCE
     + """
-local P = KEYS[1]
-local id, token = ARGV[1], ARGV[2]
-local job = P .. 'job:' .. id
-if not held(job, token) then return 0 end
-local now = now_ms()
 local chain = redis.call('HGET', job, 'chain')
 redis.call('DEL', job)
-redis.call('ZREM', P .. 'leases', id)
-redis.call('ZREM', P .. 'due', id)
-redis.call('SREM', P .. 'pending', id)
+leave_queues()
 redis.call('SET', P .. 'done:' .. id, now, 'EX', tonumber(ARGV[3]))
 advance(P, chain, id, now, tonumber(ARGV[4]))
 return 1
@@ -170,14 +180,8 @@ return 1
 
 # ARGV: id, token, delay ms, reason, count attempt (1/0).
 _RESCHEDULE = (
-    _NOW
-    + _HELD
+    _HELD_JOB
     + """
-local P = KEYS[1]
-local id, token = ARGV[1], ARGV[2]
-local job = P .. 'job:' .. id
-if not held(job, token) then return 0 end
-local now = now_ms()
 redis.call('ZREM', P .. 'leases', id)
 redis.call('HSET', job, 'token', '')
 if ARGV[4] ~= '' then redis.call('HSET', job, 'last_error', ARGV[4]) end
@@ -189,19 +193,11 @@ return 1
 
 # ARGV: id, token, reason, wake signals kept.
 _PARK = (
-    _NOW
-    + _HELD
+    _HELD_JOB
     + _ADVANCE
     + """
-local P = KEYS[1]
-local id, token = ARGV[1], ARGV[2]
-local job = P .. 'job:' .. id
-if not held(job, token) then return 0 end
-local now = now_ms()
 redis.call('HSET', job, 'state', 'parked', 'token', '', 'parked_reason', ARGV[3], 'parked_ms', now)
-redis.call('ZREM', P .. 'leases', id)
-redis.call('ZREM', P .. 'due', id)
-redis.call('SREM', P .. 'pending', id)
+leave_queues()
 redis.call('ZADD', P .. 'parked', now, id)
 advance(P, redis.call('HGET', job, 'chain'), id, now, tonumber(ARGV[4]))
 return 1
