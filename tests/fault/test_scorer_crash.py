@@ -13,7 +13,7 @@ import random
 import signal
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -26,39 +26,10 @@ from cxpulse_scorer.domain.satisfaction import ALL_STAGES
 from cxpulse_shared.settings import KafkaSettings, RedisSettings
 from tests.support.feedback_stream import make_events, publish, reference_counts
 from tests.support.kafka_reader import end_offsets, read_topic
+from tests.support.scorer_fault import WINDOW, scorer_env, wait_for_total
 
 pytestmark = pytest.mark.integration
 EVENTS = int(os.environ.get("CXPULSE_FAULT_EVENTS", "20000"))
-WINDOW = timedelta(hours=2)
-
-
-def scorer_env(kafka: KafkaSettings, redis_settings: RedisSettings, instance: str, group: str) -> dict[str, str]:
-    return {
-        "SCORER_GROUP_ID": group,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-        "REDIS_URL": redis_settings.url.get_secret_value(),
-        "CXPULSE_API_TOKEN": "fault-test-operator-token",
-        "SCORER_INSTANCE_ID": instance,
-        "SCORER_MAX_POLL_INTERVAL_MS": "8000",
-        "SCORER_SESSION_TIMEOUT_MS": "6000",
-    }
-
-
-def applied_total(aggregates: RedisAggregates, brands: list[str]) -> int:
-    total = 0
-    for brand in brands:
-        counts = aggregates.satisfaction(brand, ALL_STAGES, at=datetime.now(UTC), window=WINDOW)
-        total += counts.responses + counts.mentions
-    return total
-
-
-def wait_for_total(aggregates: RedisAggregates, brands: list[str], expected: int, timeout_s: float) -> int:
-    deadline = time.monotonic() + timeout_s
-    total = applied_total(aggregates, brands)
-    while total < expected and time.monotonic() < deadline:
-        time.sleep(0.5)
-        total = applied_total(aggregates, brands)
-    return total
 
 
 def run_crash_scenario(
