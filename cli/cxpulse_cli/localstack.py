@@ -144,8 +144,14 @@ def start_broker(log_dir: Path, *, port: int | None = None) -> ManagedProcess:
 
 
 def start_redis(
-    data_dir: Path, log_dir: Path, *, port: int | None = None, maxmemory: str | None = None
+    data_dir: Path,
+    log_dir: Path,
+    *,
+    port: int | None = None,
+    maxmemory: str | None = None,
+    appendfsync: str = "everysec",
 ) -> ManagedProcess:
+    """AOF on, `noeviction`; `appendfsync="always"` makes every acknowledged write survive a host crash."""
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     argv = [
@@ -158,6 +164,8 @@ def start_redis(
         str(data_dir),
         "--appendonly",
         "yes",
+        "--appendfsync",
+        appendfsync,
         "--save",
         "",
         "--protected-mode",

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "cxpulse_cli.backtest",
     "cxpulse_cli.ownership",
     "cxpulse_cli.rescore",
+    "cxpulse_cli.erase",
 )
 
 

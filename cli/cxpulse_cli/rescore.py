@@ -57,11 +57,20 @@ def rescore(
         ]
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
-        ends = consumer.end_offsets(partitions)
-        while any(consumer.position(partition) < ends[partition] for partition in partitions):
+        # The log end to reach: ListOffsets, raised to the first high watermark a fetch reports.
+        # Some brokers (the local Tansu) answer ListOffsets short of the end, and fetching on to
+        # later high watermarks would chase live traffic for ever.
+        targets = consumer.end_offsets(partitions)
+        observed: set[TopicPartition] = set()
+        while True:
             records = [
                 record for batch in consumer.poll(timeout_ms=1000, max_records=BATCH).values() for record in batch
             ]
+            for partition in partitions:
+                highwater = consumer.highwater(partition)
+                if partition not in observed and highwater is not None:
+                    targets[partition] = max(targets[partition], highwater)
+                    observed.add(partition)
             wanted, positions = [], []
             for record in records:
                 counts["read"] += 1
@@ -79,6 +88,9 @@ def rescore(
                 )
                 counts["applied"] += sum(1 for outcome in outcomes if outcome == APPLIED_NOW)
                 counts["skipped"] += sum(1 for outcome in outcomes if outcome != APPLIED_NOW)
+            caught_up = all(consumer.position(partition) >= targets[partition] for partition in partitions)
+            if caught_up and (not records or len(observed) == len(partitions)):
+                break
     finally:
         consumer.close()
     return counts

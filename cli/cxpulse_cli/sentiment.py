@@ -172,7 +172,7 @@ def _fit(args: argparse.Namespace) -> int:
     if summary.cross_validated_macro_f1 is not None:
         print(
             f"cross-validated macro-F1 {summary.cross_validated_macro_f1:.3f} "
-            f"(regularisation C={summary.regularisation:g}, {summary.terms} terms)"
+            f"({summary.design}, regularisation C={summary.regularisation:g}, {summary.terms} terms)"
         )
     for note in summary.notes:
         print(f"note: {note}")

@@ -95,6 +95,7 @@ def stack(
         kafka=kafka_settings,
         redis_settings=redis_settings,
         auth=auth,
+        tracer_provider=traced("cxpulse-scorer", spans),
     )
     alerts = create_alerts(
         AlertsSettings(
@@ -170,9 +171,17 @@ def test_crisis_reaches_slack_once_and_pagerduty_trigger_then_resolve(
     assert len(failed_slack) == 2  # the outage was real, and retried past
 
     # One trace from the webhook request to the notification: the collector's request span, the
-    # alerts service's notify span, and the traceparent the receiver was sent all share a trace id.
+    # scorer's consumer span (its child), the alerts service's notify span, and the traceparent the
+    # receiver was sent all share a trace id.
     webhook_span = next(span for span in spans.get_finished_spans() if span.name == "POST /v1/mentions")
     trace_id = format(webhook_span.context.trace_id, "032x")
+    scorer_spans = [span for span in spans.get_finished_spans() if span.name == "cx.feedback.v1 process"]
+    scorer_span = next(span for span in scorer_spans if span.context.trace_id == webhook_span.context.trace_id)
+    assert scorer_span.parent is not None
+    assert scorer_span.parent.span_id == webhook_span.context.span_id
+    assert scorer_span.attributes is not None
+    assert scorer_span.attributes["messaging.operation.type"] == "process"
+    assert scorer_span.attributes["messaging.batch.message_count"] == len(complaints)
     notify_spans = [span for span in spans.get_finished_spans() if span.name == "notify pagerduty"]
     assert notify_spans
     assert {format(span.context.trace_id, "032x") for span in notify_spans} == {trace_id}

@@ -21,12 +21,17 @@ SECTIONS: dict[str, str] = {
     "scorer": "cxpulse_cli.bench.scorer",
     "alerts": "cxpulse_cli.bench.alerts",
 }
+# Run only when named (`--section soak`): each takes minutes, too long for every `make bench`.
+ON_DEMAND_SECTIONS: dict[str, str] = {
+    "soak": "cxpulse_cli.bench.soak",
+    "knee": "cxpulse_cli.bench.knee",
+}
 RESULTS_PATH = REPO_ROOT / "bench" / "results" / "latest.json"
 MARKDOWN_PATH = REPO_ROOT / "docs" / "benchmarks.md"
 
 
 def run_section(name: str, duration_s: float | None) -> SectionReport:
-    module = importlib.import_module(SECTIONS[name])
+    module = importlib.import_module({**SECTIONS, **ON_DEMAND_SECTIONS}[name])
     report: SectionReport = module.run(duration_s=duration_s, progress=lambda step: print(f"  {step}", flush=True))
     return report
 
@@ -73,7 +78,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "bench", help="measure the services against bare baselines; writes docs/benchmarks.md"
     )
-    parser.add_argument("--section", choices=sorted(SECTIONS), help="run only this section (default: all)")
+    parser.add_argument(
+        "--section",
+        choices=sorted({**SECTIONS, **ON_DEMAND_SECTIONS}),
+        help=f"run only this section (default: all but the on-demand {' and '.join(ON_DEMAND_SECTIONS)})",
+    )
     parser.add_argument(
         "--duration",
         type=positive_seconds,

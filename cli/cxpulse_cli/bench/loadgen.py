@@ -149,6 +149,11 @@ class HttpConnection:
 
     async def post(self, target: str, body: bytes, headers: Mapping[str, str]) -> int:
         """Sends the request and reads the whole response; returns its status code."""
+        status, _ = await self.exchange(target, body, headers)
+        return status
+
+    async def exchange(self, target: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, bytes]:
+        """Sends the request and reads the whole response; returns its status code and body."""
         if self._reader is None or self._writer is None:
             self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
         request_head = "".join(
@@ -162,13 +167,13 @@ class HttpConnection:
         try:
             self._writer.write(request_head.encode() + body)
             status, length, keep_alive = _parse_response_head(await self._reader.readuntil(b"\r\n\r\n"))
-            await self._reader.readexactly(length)
+            response_body = await self._reader.readexactly(length)
         except BaseException:
             self.close()
             raise
         if not keep_alive:
             self.close()
-        return status
+        return status, response_body
 
     def close(self) -> None:
         if self._writer is not None:

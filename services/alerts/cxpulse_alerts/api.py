@@ -9,13 +9,22 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from cxpulse_alerts.adapters.store import ConcurrentUpdate, RedisAlertStore
-from cxpulse_alerts.domain.incidents import Change, Incident, IncidentEngine, IncidentStateError, Silence
+from cxpulse_alerts.domain.incidents import (
+    Change,
+    ErasedEvidence,
+    Incident,
+    IncidentEngine,
+    IncidentStateError,
+    Silence,
+    erase_author,
+)
+from cxpulse_scorer.domain.erasure import MAX_CUSTOMER_CHARS, parse_author, validated_customer
 from cxpulse_shared.auth import Caller, TokenAuthority
-from cxpulse_shared.problem import Problem
+from cxpulse_shared.problem import Problem, problem_responses
 
 SILENCE_LABELS = frozenset({"brand", "stage", "topic", "severity"})
 
@@ -39,7 +48,20 @@ async def caller(request: Request, state: Annotated[AlertsRuntime, Depends(runti
 
 Runtime = Annotated[AlertsRuntime, Depends(runtime)]
 Authenticated = Annotated[Caller, Depends(caller)]
-router = APIRouter(prefix="/v1", tags=["incidents"])
+router = APIRouter(
+    prefix="/v1",
+    tags=["incidents"],
+    responses=problem_responses(
+        {
+            400: "The body is not readable as text",
+            401: "Missing or unknown bearer token",
+            403: "Not your team's incident, or operators only",
+            404: "Unknown incident",
+            409: "The incident cannot make this transition now",
+            422: "Invalid parameters or body, with every error",
+        }
+    ),
+)
 
 
 def incident_body(incident: Incident) -> dict[str, Any]:
@@ -185,3 +207,64 @@ async def audit_log(
     if not who.is_operator:
         raise Problem(403, "operators-only", "Operators only", "the audit log needs the operator token")
     return {"entries": await asyncio.to_thread(state.store.audit_log, limit)}
+
+
+def erase_author_evidence(store: RedisAlertStore, handle: str) -> dict[str, ErasedEvidence]:
+    """Removes the author from every stored incident's evidence; returns what went, by incident."""
+    erased: dict[str, ErasedEvidence] = {}
+    for incident_id in store.incident_ids():
+        for _attempt in range(5):
+            incident = store.get(incident_id)
+            if incident is None:
+                break
+            without, evidence = erase_author(incident, handle)
+            if not evidence.any:
+                break
+            try:
+                store.save(without)
+            except ConcurrentUpdate:
+                continue
+            erased[incident_id] = evidence
+            break
+        else:
+            raise Problem(409, "concurrent-update", "Incident changed concurrently", "retry the erasure")
+    return erased
+
+
+@router.delete(
+    "/customers/{customer_id:path}",
+    responses=problem_responses({403: "Not the operator token"}),
+    summary="Erase an author (platform:handle) from every incident's evidence; audited",
+    tags=["privacy"],
+)
+async def erase_customer(
+    state: Runtime,
+    who: Authenticated,
+    customer_id: Annotated[str, Path(min_length=1, max_length=MAX_CUSTOMER_CHARS)],
+) -> dict[str, Any]:
+    if not who.is_operator:
+        raise Problem(403, "operators-only", "Operators only", "erasure needs the operator token")
+    try:
+        author = parse_author(validated_customer(customer_id))
+    except ValueError as error:
+        raise Problem(422, "invalid-customer", "Invalid customer id", str(error)) from None
+    erased = await asyncio.to_thread(erase_author_evidence, state.store, author[1]) if author else {}
+    # The audit names the erasure, never the person: the reference is what the requester files.
+    reference = f"era-{uuid.uuid4().hex[:16]}"
+    removed = {
+        "samples": sum(item.samples for item in erased.values()),
+        "signal_details": sum(item.signal_details for item in erased.values()),
+    }
+    await asyncio.to_thread(
+        state.store.audit,
+        actor=who.team,
+        action="erase-customer",
+        target=reference,
+        details={"incidents": sorted(erased), **removed},
+    )
+    return {
+        "reference": reference,
+        "matched_as": ["author"] if author else [],
+        "removed": removed,
+        "incidents": sorted(erased),
+    }

@@ -53,6 +53,10 @@ class AlertsSettings(BaseSettings):
     group_id: str = Field(default=GROUP, description="consumer group; tests use their own")
     max_poll_interval_ms: int = Field(default=300_000, ge=1000)
     session_timeout_ms: int = Field(default=10_000, ge=1000)
+    resolved_incident_retention: timedelta = Field(
+        default=timedelta(days=365),
+        description="how long a resolved incident and its evidence (sample mentions) are kept; 0 for ever",
+    )
 
 
 def routing_from(ownership: Ownership) -> Callable[[Mapping[str, Any]], Routing]:
@@ -90,7 +94,9 @@ def create_app(
         kafka_settings = kafka or KafkaSettings()
         ownership = load_ownership(config.ownership_file, environ if environ is not None else dict(os.environ))
         redis_client = make_redis(redis_settings or RedisSettings())
-        store = RedisAlertStore(redis_client)
+        store = RedisAlertStore(
+            redis_client, resolved_retention_s=int(config.resolved_incident_retention.total_seconds())
+        )
         previous = store.remember_config_digest("ownership", ownership.digest)
         if previous is not None:
             store.audit(

@@ -11,8 +11,9 @@ import logging
 import threading
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,7 +28,7 @@ from cxpulse_alerts.domain.monitor import SignalMonitor
 from cxpulse_alerts.notification import Evidence, Notification
 from cxpulse_alerts.notification import SampleMention as NotifiedMention
 from cxpulse_alerts.receivers.outbox import Outbox
-from cxpulse_contracts import AlertEvent, ScoredFeedback, topics
+from cxpulse_contracts import AlertEvent, ScoredFeedback, SocialMention, topics
 from cxpulse_shared.cloudevents import cloudevent_headers
 from cxpulse_shared.consumer import consumer_lag
 from cxpulse_shared.dead_letters import dead_letter
@@ -39,6 +40,15 @@ SEEN_TTL_S = 3 * 24 * 3600
 STATE_SAVE_INTERVAL_S = 10.0
 # Timers (group_wait, escalation, auto-resolve) are minutes long: a sweep a second is plenty.
 TICK_INTERVAL_S = 1.0
+
+
+@dataclass(frozen=True)
+class ReachAt:
+    """A negative mention's reach and where it was read, so a replayed batch adds it only once."""
+
+    partition: int
+    offset: int
+    reach: int
 
 
 @dataclass(frozen=True)
@@ -174,10 +184,13 @@ class AlertsPipeline:
         fresh = self._first_sightings(records)
         items: list[ScoredFeedback] = []
         trace_of_brand: dict[str, str] = {}
+        negative_reach: dict[str, list[ReachAt]] = defaultdict(list)
         for record in fresh:
             try:
                 item = ScoredFeedback.model_validate_json(record.value or b"")
                 items.append(item)
+                if isinstance(item.event, SocialMention) and item.sentiment.label == "negative":
+                    negative_reach[item.event.brand].append(ReachAt(record.partition, record.offset, item.reach))
                 traceparent = dict(record.headers or []).get("traceparent")
                 if traceparent:
                     trace_of_brand[item.event.brand] = traceparent.decode()
@@ -196,7 +209,7 @@ class AlertsPipeline:
                     if signal.score >= self.engine.settings.open_threshold:
                         self._metrics.signals.labels(signal.detector).inc()
                 if found.signals:
-                    self._fold(brand, found, now, trace_of_brand.get(brand))
+                    self._fold(brand, found, now, trace_of_brand.get(brand), negative_reach[brand])
                 self._save_state_now_and_then(brand)
             self.tick_now_and_then(now)
         self.producer().flush(timeout=10)
@@ -219,18 +232,29 @@ class AlertsPipeline:
                 fresh.append(record)
         return fresh
 
-    def _fold(self, brand: str, found: Any, now: datetime, traceparent: str | None) -> None:
+    def _fold(
+        self, brand: str, found: Any, now: datetime, traceparent: str | None, negative_reach: list[ReachAt]
+    ) -> None:
         for _attempt in range(5):
             active = self.store.active_for(brand)
+            # A batch replayed after a crash may already be in the incident: its reach counts once.
+            counted = {p: o for incident in active.values() for p, o in incident.reach_counted_through.items()}
+            through = dict(counted)
+            for position in negative_reach:
+                through[position.partition] = max(through.get(position.partition, -1), position.offset)
             changes = self.engine.fold(
                 active,
                 found.signals,
                 now=now,
                 samples=found.samples,
                 top_terms=self._monitor.top_terms(brand, now),
-                reach=found.negative_reach,
+                reach=sum(p.reach for p in negative_reach if p.offset > counted.get(p.partition, -1)),
                 traceparent=traceparent,
             )
+            changes = [
+                Change(change.type, replace(change.incident, reach_counted_through=through), change.actor)
+                for change in changes
+            ]
             try:
                 for change in changes:
                     self._apply(change, now)

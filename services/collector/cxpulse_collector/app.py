@@ -25,8 +25,8 @@ from cxpulse_shared.http_metrics import RequestCounter
 from cxpulse_shared.kafka import AsyncPublisher, make_producer
 from cxpulse_shared.problem import install_problem_handlers
 from cxpulse_shared.redis import make_async_redis
-from cxpulse_shared.settings import KafkaSettings, RedisSettings, TelemetrySettings
-from cxpulse_shared.telemetry import make_registry, make_tracer_provider
+from cxpulse_shared.settings import KafkaSettings, LoggingSettings, RedisSettings, TelemetrySettings
+from cxpulse_shared.telemetry import configure_logging, make_registry, make_tracer_provider
 
 # The producer's send() runs on the event loop (see AsyncPublisher): never let it block for long.
 SEND_MAX_BLOCK_MS = 250
@@ -85,6 +85,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(LoggingSettings().log_level)
         collector_settings = settings or CollectorSettings()
         in_use = adapters
         if in_use is None:

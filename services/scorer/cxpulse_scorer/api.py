@@ -7,18 +7,23 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import AwareDatetime, Field
 
 from cxpulse_scorer.adapters.aggregates import RedisAggregates
 from cxpulse_scorer.brands import Brand, BrandCatalog
 from cxpulse_scorer.domain.drivers import key_drivers
+from cxpulse_scorer.domain.erasure import MAX_CUSTOMER_CHARS, PseudonymisationKeyMissing, erasure_target
 from cxpulse_scorer.domain.pnl import Period, period_days, pnl_lines
 from cxpulse_scorer.domain.satisfaction import ALL_STAGES, WINDOWS, SatisfactionCounts, figures
 from cxpulse_shared.auth import Caller, TokenAuthority
-from cxpulse_shared.problem import Problem
+from cxpulse_shared.problem import Problem, problem_responses
 
 Window = Literal["1h", "24h", "7d", "30d"]
+# Windows and periods around these stay inside the years `datetime` can hold (a 30-day window
+# before 0001-01-02 does not).
+EventTime = Annotated[AwareDatetime, Field(ge=datetime(1970, 1, 1, tzinfo=UTC), le=datetime(9999, 1, 1, tzinfo=UTC))]
+EventDay = Annotated[date, Field(ge=date(1970, 1, 1), le=date(9999, 1, 1))]
 BrandSlug = Annotated[str, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="brand slug")]
 StageSlug = Annotated[
     str | None, Query(pattern=r"^[a-z0-9_][a-z0-9_-]{0,63}$", description="stage; brand-wide if omitted")
@@ -32,6 +37,7 @@ class ScorerRuntime:
     authority: TokenAuthority
     min_responses: int
     stage_order: dict[str, list[str]]
+    pseudonymisation_key: bytes | None = None
 
 
 async def runtime(request: Request) -> ScorerRuntime:
@@ -45,7 +51,13 @@ async def caller(request: Request, state: Annotated[ScorerRuntime, Depends(runti
 
 Runtime = Annotated[ScorerRuntime, Depends(runtime)]
 Authenticated = Annotated[Caller, Depends(caller)]
-router = APIRouter(prefix="/v1", tags=["satisfaction"])
+router = APIRouter(
+    prefix="/v1",
+    tags=["satisfaction"],
+    responses=problem_responses(
+        {401: "Missing or unknown bearer token", 404: "Unknown brand", 422: "Invalid parameters, with every error"}
+    ),
+)
 
 
 async def known_brand(state: ScorerRuntime, slug: str) -> Brand:
@@ -80,7 +92,7 @@ async def get_satisfaction(
     brand: BrandSlug,
     stage: StageSlug = None,
     window: Window = "24h",
-    at: AwareDatetime | None = None,
+    at: EventTime | None = None,
 ) -> dict[str, Any]:
     known = await known_brand(state, brand)
     moment = at or datetime.now(UTC)
@@ -97,7 +109,7 @@ async def get_journey(
     _: Authenticated,
     brand: BrandSlug,
     window: Window = "30d",
-    at: AwareDatetime | None = None,
+    at: EventTime | None = None,
 ) -> dict[str, Any]:
     known = await known_brand(state, brand)
     moment = at or datetime.now(UTC)
@@ -131,7 +143,7 @@ async def get_pnl(
     _: Authenticated,
     brand: BrandSlug,
     period: Period = "day",
-    day: Annotated[date | None, Query(alias="date", description="a day in the period; default today")] = None,
+    day: Annotated[EventDay | None, Query(alias="date", description="a day in the period; default today")] = None,
 ) -> dict[str, Any]:
     known = await known_brand(state, brand)
     local_day = day or datetime.now(known.timezone).date()
@@ -195,4 +207,33 @@ async def get_top_customers(
             }
             for customer, reach in ranked
         ],
+    }
+
+
+@router.delete(
+    "/customers/{customer_id:path}",
+    responses=problem_responses(
+        {403: "Not the operator token", 503: "A raw customer id, and no pseudonymisation key configured"}
+    ),
+    summary="Erase a customer (raw customer id, pseudonym or platform:handle) from the customer rankings",
+    tags=["privacy"],
+)
+async def erase_customer(
+    state: Runtime,
+    who: Authenticated,
+    customer_id: Annotated[str, Path(min_length=1, max_length=MAX_CUSTOMER_CHARS)],
+) -> dict[str, Any]:
+    if not who.is_operator:
+        raise Problem(403, "operators-only", "Operators only", "erasure needs the operator token")
+    try:
+        target = erasure_target(customer_id, pseudonymisation_key=state.pseudonymisation_key)
+    except PseudonymisationKeyMissing as error:
+        raise Problem(503, "erasure-unavailable", "Erasure unavailable", str(error)) from None
+    except ValueError as error:
+        raise Problem(422, "invalid-customer", "Invalid customer id", str(error)) from None
+    removed = await asyncio.to_thread(state.aggregates.erase_customer, target.identifiers)
+    return {
+        "removed": {"customer_reach": sum(removed.values())},
+        "brands": sorted(removed),
+        "matched_as": list(target.readings),
     }

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI
+from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
-from pydantic import Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cxpulse_contracts import topics
@@ -30,14 +31,14 @@ from cxpulse_shared.health import ReadinessCheck
 from cxpulse_shared.kafka import make_consumer, make_producer
 from cxpulse_shared.redis import make_redis
 from cxpulse_shared.service import consuming_service_app
-from cxpulse_shared.settings import ApiAuthSettings, KafkaSettings, RedisSettings
-from cxpulse_shared.telemetry import make_registry
+from cxpulse_shared.settings import ApiAuthSettings, KafkaSettings, RedisSettings, TelemetrySettings
+from cxpulse_shared.telemetry import make_registry, make_tracer_provider
 
 CONFIG_DIR = Path(__file__).resolve().parents[3] / "config"
 
 
 class ScorerSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SCORER_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="SCORER_", extra="ignore", populate_by_name=True)
 
     brands_file: Path = CONFIG_DIR / "brands.yaml"
     taxonomies_dir: Path = CONFIG_DIR / "taxonomies"
@@ -50,6 +51,12 @@ class ScorerSettings(BaseSettings):
     max_poll_interval_ms: int = Field(default=300_000, ge=1000)
     session_timeout_ms: int = Field(default=10_000, ge=1000)
     transaction_timeout_ms: int = Field(default=30_000, ge=1000)
+    pseudonymisation_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SCORER_PSEUDONYMISATION_KEY", "COLLECTOR_PSEUDONYMISATION_KEY"),
+        description="the collector's key, so an erasure can find a raw customer id; without it only "
+        "pseudonyms and platform:handle can be erased",
+    )
 
 
 @dataclass(frozen=True)
@@ -86,9 +93,11 @@ def create_app(
     redis_settings: RedisSettings | None = None,
     auth: ApiAuthSettings | None = None,
     registry: CollectorRegistry | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
     registry = registry or make_registry()
     metrics = ScorerMetrics.register(registry)
+    tracer_provider = tracer_provider or make_tracer_provider("cxpulse-scorer", TelemetrySettings())
 
     def start_worker(app: FastAPI) -> ConsumerWorker:
         config = settings or ScorerSettings()
@@ -105,6 +114,8 @@ def create_app(
                 transaction_timeout_ms=config.transaction_timeout_ms,
             ),
             metrics=metrics,
+            tracer=tracer_provider.get_tracer("cxpulse.scorer"),
+            consumer_group=config.group_id,
         )
         app.state.scorer = ScorerRuntime(
             brands=brands,
@@ -112,8 +123,16 @@ def create_app(
             authority=TokenAuthority(auth or ApiAuthSettings()),
             min_responses=config.min_responses,
             stage_order={name: list(taxonomy.stages) for name, taxonomy in taxonomies.items()},
+            pseudonymisation_key=config.pseudonymisation_key.get_secret_value().encode()
+            if config.pseudonymisation_key
+            else None,
         )
         app.state.pipeline = pipeline
+
+        def stop() -> None:
+            pipeline.close()
+            tracer_provider.shutdown()
+
         registry.register(SatisfactionCollector(aggregates, brands, min_responses=config.min_responses))
         worker = ConsumerWorker(
             "scorer",
@@ -128,7 +147,7 @@ def create_app(
             ),
             pipeline.handle,
             max_records=config.max_poll_records,
-            on_stop=pipeline.close,
+            on_stop=stop,
         )
         worker.start()
         return worker

@@ -17,6 +17,8 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.structs import OffsetAndMetadata, TopicPartition
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from pydantic import TypeAdapter, ValidationError
 
@@ -81,12 +83,16 @@ class ScoringPipeline:
         aggregates: RedisAggregates,
         producer_factory: Callable[[], KafkaProducer],
         metrics: ScorerMetrics,
+        tracer: Tracer,
+        consumer_group: str,
     ) -> None:
         self._scorer = scorer
         self._aggregates = aggregates
         self._producer_factory = producer_factory
         self._producer: KafkaProducer | None = None
         self._metrics = metrics
+        self._tracer = tracer
+        self._consumer_group = consumer_group
 
     def producer(self) -> KafkaProducer:
         if self._producer is None:
@@ -111,6 +117,29 @@ class ScoringPipeline:
         started = time.perf_counter()
         records = [record for partition in sorted(batch) for record in batch[partition]]
         events, event_records, dead = self._decode(records)
+        spans, carriers = self._start_spans(event_records)
+        try:
+            self._score_and_commit(consumer, batch, events, event_records, carriers, dead)
+        except BaseException as error:
+            for span in spans:
+                span.record_exception(error)
+                span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+                span.end()
+            raise
+        for span in spans:
+            span.end()
+        self._metrics.batch_seconds.observe(time.perf_counter() - started)
+        self._metrics.lag.set(consumer_lag(consumer))
+
+    def _score_and_commit(
+        self,
+        consumer: KafkaConsumer,
+        batch: dict[Any, list[Any]],
+        events: list[Any],
+        event_records: list[Any],
+        carriers: list[dict[str, str]],
+        dead: list[tuple[Any, str]],
+    ) -> None:
         scored = self._scorer.score_batch(events, scored_at=datetime.now(UTC))
         outcomes = self._aggregates.apply(
             [(item.contribution, source_position(record)) for item, record in zip(scored, event_records, strict=True)]
@@ -118,7 +147,7 @@ class ScoringPipeline:
         producer = self.producer()
         producer.begin_transaction()
         try:
-            for item, record, outcome in zip(scored, event_records, outcomes, strict=True):
+            for item, record, outcome, carrier in zip(scored, event_records, outcomes, carriers, strict=True):
                 if outcome == DUPLICATE:
                     self._metrics.events.labels("duplicate").inc()
                     continue
@@ -126,7 +155,13 @@ class ScoringPipeline:
                     topics.SCORED,
                     key=record.key,
                     value=item.scored.model_dump_json(exclude_none=True).encode(),
-                    headers=self._headers(record, item.contribution.event_id, item.scored.scored_at),
+                    headers=cloudevent_headers(
+                        event_id=item.contribution.event_id,
+                        source="/cxpulse/scorer",
+                        event_type=topics.CE_TYPE_SCORED,
+                        time=item.scored.scored_at,
+                        trace_carrier=carrier,
+                    ),
                 )
             for record, reason in dead:
                 letter = dead_letter(record, reason=reason, consumer_group=GROUP)
@@ -150,8 +185,6 @@ class ScoringPipeline:
         applied = sum(1 for outcome in outcomes if outcome != DUPLICATE)
         self._metrics.events.labels("scored").inc(applied)
         self._metrics.dead_letters.inc(len(dead))
-        self._metrics.batch_seconds.observe(time.perf_counter() - started)
-        self._metrics.lag.set(consumer_lag(consumer))
 
     def _decode(self, records: Sequence[Any]) -> tuple[list[Any], list[Any], list[tuple[Any, str]]]:
         events, event_records, dead = [], [], []
@@ -163,17 +196,41 @@ class ScoringPipeline:
                 dead.append((record, f"not a feedback event: {error.errors(include_url=False)[:5]}"))
         return events, event_records, dead
 
-    @staticmethod
-    def _headers(record: Any, event_id: str, scored_at: datetime) -> list[tuple[str, bytes]]:
-        incoming = dict(record.headers or [])
-        carrier = {name: incoming[name].decode() for name in TRACE_HEADERS if name in incoming}
-        return cloudevent_headers(
-            event_id=event_id,
-            source="/cxpulse/scorer",
-            event_type=topics.CE_TYPE_SCORED,
-            time=scored_at,
-            trace_carrier=carrier,
-        )
+    def _start_spans(self, records: Sequence[Any]) -> tuple[list[Span], list[dict[str, str]]]:
+        """One consumer span per trace in the batch, child of the collector's request span.
+
+        Its context rides on the scored records, so the alerts service continues the same trace.
+        Records of one collector request share a trace, so a batch opens few spans.
+        """
+        opened: dict[bytes | None, tuple[Span, dict[str, str]]] = {}
+        records_per_span: dict[bytes | None, int] = {}
+        carriers = []
+        for record in records:
+            incoming = dict(record.headers or [])
+            parent = incoming.get("traceparent")
+            if parent not in opened:
+                span = self._tracer.start_span(
+                    f"{topics.FEEDBACK} process",
+                    context=propagate.extract(
+                        {name: incoming[name].decode() for name in TRACE_HEADERS if name in incoming}
+                    ),
+                    kind=SpanKind.CONSUMER,
+                    attributes={
+                        "messaging.system": "kafka",
+                        "messaging.operation.type": "process",
+                        "messaging.operation.name": "process",
+                        "messaging.destination.name": topics.FEEDBACK,
+                        "messaging.consumer.group.name": self._consumer_group,
+                    },
+                )
+                carrier: dict[str, str] = {}
+                propagate.inject(carrier, context=trace.set_span_in_context(span))
+                opened[parent] = (span, carrier)
+            records_per_span[parent] = records_per_span.get(parent, 0) + 1
+            carriers.append(opened[parent][1])
+        for parent, (span, _) in opened.items():
+            span.set_attribute("messaging.batch.message_count", records_per_span[parent])
+        return [span for span, _ in opened.values()], carriers
 
     @staticmethod
     def _next_offsets(batch: dict[Any, list[Any]]) -> dict[TopicPartition, OffsetAndMetadata]:

@@ -13,6 +13,8 @@ from cxpulse_shared.consumer import ConsumerWorker
 from cxpulse_shared.health import ReadinessCheck, health_router
 from cxpulse_shared.http_metrics import RequestCounter
 from cxpulse_shared.problem import install_problem_handlers
+from cxpulse_shared.settings import LoggingSettings
+from cxpulse_shared.telemetry import configure_logging
 
 
 def consuming_service_app(
@@ -29,6 +31,7 @@ def consuming_service_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(LoggingSettings().log_level)
         worker = await asyncio.to_thread(start_worker, app)
         app.state.worker = worker
         try:

@@ -6,6 +6,8 @@ test passes its own), so two apps with different settings can live in one proces
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -45,6 +47,12 @@ class TelemetrySettings(BaseSettings):
 
     service_name: str | None = None
     sdk_disabled: bool = False
+
+
+class LoggingSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CXPULSE_", extra="ignore")
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
 class ApiAuthSettings(BaseSettings):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Mapping
@@ -68,15 +69,34 @@ class TraceIdFilter(logging.Filter):
         return True
 
 
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line, with the trace id, so log pipelines need no parsing rules."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "trace_id": getattr(record, "trace_id", "-"),
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
 def configure_logging(level: str = "INFO") -> None:
+    """JSON logs on stderr, unless whoever hosts the app (a test runner, an embedding program)
+    has configured logging already; theirs wins."""
+    root = logging.getLogger()
+    if root.handlers:
+        return
     handler = logging.StreamHandler()
     handler.addFilter(TraceIdFilter())
-    handler.setFormatter(
-        logging.Formatter(
-            '{"ts":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s",'
-            '"trace_id":"%(trace_id)s","msg":"%(message)s"}'
-        )
-    )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
+    handler.setFormatter(JsonLogFormatter())
+    root.addHandler(handler)
     root.setLevel(level)
+    # kafka-python reports every connection and group-coordination step at INFO; its warnings suffice.
+    # httpx logs each request's full URL at INFO, and a receiver's URL can be its secret (Slack).
+    for library in ("kafka", "httpx", "httpcore"):
+        logging.getLogger(library).setLevel(max(logging.WARNING, root.level))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import redis
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from cxpulse_alerts.adapters.store import RedisAlertStore
+from cxpulse_alerts.adapters.store import ACTIVE_BRANDS, RedisAlertStore
 from cxpulse_alerts.app import AlertsSettings, create_app
 from cxpulse_alerts.domain.incidents import Incident, Routing, Signal
 from cxpulse_shared.settings import ApiAuthSettings, KafkaSettings, RedisSettings
@@ -129,3 +130,23 @@ def test_silences_are_validated_listed_and_audited(api: TestClient) -> None:
         "/v1/silences", json={**body, "ends_at": (now - timedelta(hours=1)).isoformat()}, headers=header(CARE)
     )
     assert backwards.status_code == 422
+
+
+def test_active_brands_follow_incidents_opening_and_resolving(store: RedisAlertStore) -> None:
+    first = care_incident(store)
+    second = care_incident(store)
+    assert {first.brand, second.brand} <= set(store.active_brands())
+    store.save(replace(first, status="resolved", resolved_at=datetime.now(UTC)))
+    listed = set(store.active_brands())
+    assert first.brand not in listed
+    assert second.brand in listed
+
+
+def test_brands_active_before_the_index_existed_are_still_listed(
+    store: RedisAlertStore, redis_settings: RedisSettings
+) -> None:
+    incident = care_incident(store)
+    client = redis.Redis.from_url(redis_settings.url.get_secret_value())
+    client.srem(ACTIVE_BRANDS, incident.brand)
+    fresh_process_store = RedisAlertStore(client)
+    assert incident.brand in fresh_process_store.active_brands()

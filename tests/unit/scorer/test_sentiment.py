@@ -35,11 +35,12 @@ from cxpulse_scorer.domain.sentiment import (
 from cxpulse_scorer.domain.sentiment_calibrated import (
     CALIBRATED_VERSION_PREFIX,
     ModelFileError,
+    char_ngram_terms,
     ngram_terms,
     rule_features,
     scorer_from_bytes,
 )
-from cxpulse_scorer.domain.sentiment_rules import MAX_TOKENS, analyse
+from cxpulse_scorer.domain.sentiment_rules import MAX_TOKENS, TextAnalysis, analyse
 from cxpulse_scorer.domain.sentiment_training import TrainingDataError, fit_calibration
 
 SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
@@ -650,26 +651,78 @@ def test_model_file_is_plain_json_and_versioned_by_content(fitted_model: Path, t
 
 def test_inference_without_scikit_learn_matches_scikit_learn() -> None:
     training = HAND_WRITTEN[:150]
-    document, summary = fit_calibration([text for text, _ in training], [label for _, label in training])
+    document, summary = fit_calibration(
+        [text for text, _ in training], [label for _, label in training], designs=("logistic",)
+    )
     scorer = scorer_from_bytes(json.dumps(document).encode())
     analyses = [analyse(text) for text, _ in training]
-    vectoriser = TfidfVectorizer(analyzer=lambda terms: terms, sublinear_tf=True, min_df=1)
-    terms = vectoriser.fit_transform([ngram_terms(analysis.tokens) for analysis in analyses])
-    rules_matrix = sparse.csr_matrix(np.asarray([rule_features(analysis) for analysis in analyses]))
-    features = sparse.hstack([terms, rules_matrix]).tocsr()
+    words = TfidfVectorizer(analyzer=lambda terms: terms, sublinear_tf=True, min_df=1)
+    chars = TfidfVectorizer(analyzer=lambda terms: terms, sublinear_tf=True, min_df=1)
+    words.fit([ngram_terms(analysis.tokens) for analysis in analyses])
+    chars.fit([char_ngram_terms(analysis.tokens) for analysis in analyses])
+
+    def features(batch: list[TextAnalysis]) -> sparse.csr_matrix:
+        return sparse.hstack(
+            [
+                words.transform([ngram_terms(analysis.tokens) for analysis in batch]),
+                chars.transform([char_ngram_terms(analysis.tokens) for analysis in batch]),
+                sparse.csr_matrix(np.asarray([rule_features(analysis) for analysis in batch])),
+            ]
+        ).tocsr()
+
     targets = [POLAR_LABELS.index(label) for _, label in training]
     reference = LogisticRegression(C=summary.regularisation, class_weight="balanced", max_iter=2_000)
-    reference.fit(features, targets)
+    reference.fit(features(analyses), targets)
     unseen = [analyse(text) for text, _ in HAND_WRITTEN[150:]]
-    unseen_features = sparse.hstack(
-        [
-            vectoriser.transform([ngram_terms(analysis.tokens) for analysis in unseen]),
-            sparse.csr_matrix(np.asarray([rule_features(analysis) for analysis in unseen])),
-        ]
-    ).tocsr()
-    expected = reference.predict_proba(unseen_features)
+    expected = reference.predict_proba(features(unseen))
     actual = np.asarray([scorer._model.probabilities(analysis) for analysis in unseen])
     assert np.abs(expected - actual).max() < 1e-4
+
+
+def test_character_ngrams_stay_inside_words_and_share_stems() -> None:
+    terms = char_ngram_terms(("delayed", "!", "3", "ok"))
+    assert {" de", "yed ", " dela"} <= set(terms)
+    assert not any("!" in term or "3" in term for term in terms)
+    assert terms.count(" ok ") == 1, "a word shorter than an n-gram counts once, whole"
+    assert set(char_ngram_terms(("delay",))) & set(char_ngram_terms(("delayed",))) >= {" de", " del", "elay"}
+
+
+def test_a_version_one_model_without_character_ngrams_still_loads(fitted_model: Path) -> None:
+    document = json.loads(fitted_model.read_text(encoding="utf-8"))
+    document["format_version"] = 1
+    for key in ("char_terms", "char_idf", "char_term_weights"):
+        del document[key]
+    scorer = scorer_from_bytes(json.dumps(document).encode())
+    assert scorer.score("Flight delayed 3 hours, no update").label in POLAR_LABELS
+    document["format_version"] = 3
+    with pytest.raises(ModelFileError, match="not a"):
+        scorer_from_bytes(json.dumps(document).encode())
+
+
+def test_nb_logistic_design_scores_through_the_same_model_file() -> None:
+    texts = [text for text, _ in HAND_WRITTEN]
+    labels = [label for _, label in HAND_WRITTEN]
+    document, summary = fit_calibration(texts, labels, designs=("nb-logistic",))
+    assert summary.design == "nb-logistic"
+    assert document["training"]["design"] == "nb-logistic"  # type: ignore[index]
+    scorer = scorer_from_bytes(json.dumps(document).encode())
+    predicted = [sentiment.label for sentiment in scorer.score_many(texts)]
+    assert sum(label == gold for label, gold in zip(predicted, labels, strict=True)) / len(texts) >= 0.9
+    assert scorer.score("Lost my bag and nobody calls back").label == "negative"
+    binary, _ = fit_calibration(
+        ["great service", "lovely staff", "awful delay", "lost my bag", "thank you", "on hold for hours"],
+        ["positive", "positive", "negative", "negative", "positive", "negative"],
+        designs=("nb-logistic",),
+    )
+    assert scorer_from_bytes(json.dumps(binary).encode()).score("lovely service").label == "positive"
+
+
+def test_cross_validation_chooses_among_the_designs() -> None:
+    texts = [text for text, _ in HAND_WRITTEN]
+    labels = [label for _, label in HAND_WRITTEN]
+    _, summary = fit_calibration(texts, labels)
+    assert summary.design in ("logistic", "nb-logistic")
+    assert summary.cross_validated_macro_f1 is not None
 
 
 def test_two_class_data_fits_and_scores() -> None:
@@ -697,6 +750,8 @@ def test_calibration_rejects_unusable_labels() -> None:
         ({"classes": ["negative", "angry", "positive"]}, "classes"),
         ({"intercepts": [0.0]}, "intercepts"),
         ({"idf": []}, "idf"),
+        ({"char_idf": [1.0]}, "char_idf"),
+        ({"char_terms": ["dup", "dup"]}, "char_terms"),
     ],
 )
 def test_broken_model_files_are_refused(

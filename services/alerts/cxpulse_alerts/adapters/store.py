@@ -22,9 +22,14 @@ _silence: TypeAdapter[Silence] = TypeAdapter(Silence)
 PREFIX = "cx:alerts:"
 AUDIT_STREAM = PREFIX + "audit"
 AUDIT_MAX_ENTRIES = 100_000
+# Which brands have an active incident: the timer sweep reads it every second, and scanning the
+# keyspace instead costs as much as every key in Redis (claims, aggregates) each time.
+ACTIVE_BRANDS = PREFIX + "active-brands"
 
-# KEYS: incident key, active index, all-incidents index. ARGV: expected version, json, id,
-# fingerprint, active flag, opened score. Fails (0) when someone saved a newer version meanwhile.
+# KEYS: incident key, the brand's active index, all-incidents index, brands-with-active index.
+# ARGV: expected version, json, id, fingerprint, active flag, opened score, seconds a resolved
+# incident is kept (0: for ever), brand.
+# Fails (0) when someone saved a newer version meanwhile.
 _SAVE = """
 local current = redis.call('GET', KEYS[1])
 if current then
@@ -33,9 +38,15 @@ if current then
 elseif tonumber(ARGV[1]) ~= 0 then
   return 0
 end
-redis.call('SET', KEYS[1], ARGV[2])
-if ARGV[5] == '1' then redis.call('HSET', KEYS[2], ARGV[4], ARGV[3])
-elseif redis.call('HGET', KEYS[2], ARGV[4]) == ARGV[3] then redis.call('HDEL', KEYS[2], ARGV[4]) end
+if ARGV[5] == '0' and tonumber(ARGV[7]) > 0 then redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[7])
+else redis.call('SET', KEYS[1], ARGV[2]) end
+if ARGV[5] == '1' then
+  redis.call('HSET', KEYS[2], ARGV[4], ARGV[3])
+  redis.call('SADD', KEYS[4], ARGV[8])
+elseif redis.call('HGET', KEYS[2], ARGV[4]) == ARGV[3] then
+  redis.call('HDEL', KEYS[2], ARGV[4])
+  if redis.call('HLEN', KEYS[2]) == 0 then redis.call('SREM', KEYS[4], ARGV[8]) end
+end
 redis.call('ZADD', KEYS[3], ARGV[6], ARGV[3])
 return 1
 """
@@ -54,15 +65,18 @@ def active_key(brand: str) -> str:
 
 
 class RedisAlertStore:
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, *, resolved_retention_s: int = 0) -> None:
+        """`resolved_retention_s`: how long a resolved incident and its evidence are kept; 0 for ever."""
         self._client = client
         self._save = client.register_script(_SAVE)
+        self._resolved_retention_s = resolved_retention_s
+        self._active_brands_indexed = False
 
     def save(self, incident: Incident) -> Incident:
         """Stores the incident as `version + 1`; raises ConcurrentUpdate on a lost race."""
         stored = replace(incident, version=incident.version + 1)
         saved = self._save(
-            keys=[incident_key(incident.id), active_key(incident.brand), PREFIX + "incidents"],
+            keys=[incident_key(incident.id), active_key(incident.brand), PREFIX + "incidents", ACTIVE_BRANDS],
             args=[
                 incident.version,
                 _incident.dump_json(stored).decode(),
@@ -70,6 +84,8 @@ class RedisAlertStore:
                 incident.fingerprint,
                 "1" if stored.active else "0",
                 stored.opened_at.timestamp(),
+                self._resolved_retention_s,
+                incident.brand,
             ],
         )
         if not saved:
@@ -91,12 +107,31 @@ class RedisAlertStore:
         return incidents
 
     def active_brands(self) -> list[str]:
-        return sorted(key.decode().removeprefix(PREFIX + "active:") for key in self._client.scan_iter(active_key("*")))
+        if not self._active_brands_indexed:
+            self._index_active_brands()
+        members: set[Any] = self._client.smembers(ACTIVE_BRANDS)
+        return sorted(as_text(brand) for brand in members)
+
+    def _index_active_brands(self) -> None:
+        """Once per process: brands whose incidents were saved before the index existed join it."""
+        brands = [key.decode().removeprefix(PREFIX + "active:") for key in self._client.scan_iter(active_key("*"))]
+        if brands:
+            self._client.sadd(ACTIVE_BRANDS, *brands)
+        self._active_brands_indexed = True
 
     def recent(self, limit: int = 200) -> list[Incident]:
         ids: list[Any] = self._client.zrevrange(PREFIX + "incidents", 0, limit - 1)
         found = [self.get(as_text(incident_id)) for incident_id in ids]
+        expired = [incident_id for incident_id, incident in zip(ids, found, strict=True) if incident is None]
+        if expired:
+            # Resolved incidents past their retention expire on their own; their index entries go here.
+            self._client.zrem(PREFIX + "incidents", *expired)
         return [incident for incident in found if incident is not None]
+
+    def incident_ids(self) -> list[str]:
+        """Every stored incident's id, newest first (an erasure has to look at all of them)."""
+        ids: list[Any] = self._client.zrevrange(PREFIX + "incidents", 0, -1)
+        return [as_text(incident_id) for incident_id in ids]
 
     def add_silence(self, silence: Silence) -> None:
         self._client.hset(PREFIX + "silences", silence.id, _silence.dump_json(silence))

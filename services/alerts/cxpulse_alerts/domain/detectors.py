@@ -6,14 +6,21 @@ interval at a time through `observe(timestamp, ...)`, never looks ahead, and ret
 every brand, large or small. State round-trips through a JSON-safe dict (`to_dict` /
 `from_dict`), which is how the live service keeps it in Redis between batches.
 
+Every detector judges the interval against what is usual at that hour of that weekday, learned
+online (`cxpulse_alerts.domain.seasonal`): the daily ramp, quiet nights and their moods are not
+news, the same numbers at an unusual hour are.
+
 - `VolumeSpike` pages on a crisis in the making: mention volume that is both significant
   against a seasonal baseline (hour of day, day of week, recent level; robust, Poisson-aware)
   and as high as the biggest volume the series has shown in the last weeks. It looks at a
   short burst and a longer surge, discounts bot storms when unique authors are known, and
   pages once per incident (`AlertGate`). This is the detector `cxpulse backtest` replays.
-- `NegativeSwing` scores a rise of the negative share against its baseline (two-proportion
-  z-test), `Velocity` an acceleration of mentions (conditional binomial test of the last
-  window against the one before). Both are building blocks for the live service.
+- `NegativeSwing` (negative share of judged mentions), `SatisfactionDrop` (dissatisfied share
+  of a stage's survey answers) and `TopicBurst` (a topic's share of the brand's authors) are
+  `ShareRise` detectors: the share of the last window against its seasonal expectation,
+  two-proportion z-test, with floors on volume and on the size of the rise.
+- `Velocity` scores an acceleration of mentions beyond the one the season brings (conditional
+  binomial test of the last window against the one before).
 
 The live service pages when `score >= LIVE_ALERT_THRESHOLD`.
 """
@@ -22,31 +29,32 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, ClassVar, Final, Self
+
+from cxpulse_alerts.domain.seasonal import (
+    MAD_TO_SD,
+    POISSON_SPREAD,
+    SHARE_PRIOR_WEIGHT,
+    SHARE_PROFILE_HALF_LIFE,
+    SeasonalBaseline,
+    SeasonalBaselineConfig,
+    SeasonalShare,
+    SeasonalShareConfig,
+    anscombe,
+    clip,
+    config_from_json,
+    config_to_json,
+    decay_rate,
+    timestamp_from_json,
+    timestamp_to_json,
+)
 
 # Chosen on the five NAB realTweets series by the rule `cxpulse quality` uses (its NAB section
 # gives the leave-one-series-out figures). A window level with the series' recent peak pages
 # from 7.6 standard errors above its seasonal baseline; one at twice the peak from 4.5.
 LIVE_ALERT_THRESHOLD: Final = 0.51
-
-# Anscombe's transform makes Poisson noise unit-variance, so a spread below 1 is noise the
-# counts themselves explain: this floor is what keeps low-volume series from paging on noise.
-_POISSON_SPREAD: Final = 1.0
-# Mean absolute deviation to standard deviation for Gaussian noise.
-_MAD_TO_SD: Final = math.sqrt(math.pi / 2)
-_HOURS_PER_DAY: Final = 24
-_DAYS_PER_WEEK: Final = 7
-
-
-def anscombe(count: float) -> float:
-    """Variance-stabilising transform of a count: Poisson noise has unit variance on this scale."""
-    return 2.0 * math.sqrt(max(count, 0.0) + 0.375)
-
-
-def count_from_anscombe(value: float) -> float:
-    return max(0.0, (value / 2.0) ** 2 - 0.375)
 
 
 def significance_score(z: float, half: float) -> float:
@@ -55,13 +63,15 @@ def significance_score(z: float, half: float) -> float:
     return positive / (positive + half)
 
 
-def decay_rate(interval: timedelta, half_life: timedelta) -> float:
-    """Weight of the newest interval in an exponentially weighted average with this half-life."""
-    return 1.0 - math.pow(0.5, interval / half_life)
-
-
-def _clip(value: float, bound: float) -> float:
-    return max(-bound, min(bound, value))
+def two_proportion_z(successes_a: float, trials_a: float, successes_b: float, trials_b: float) -> float:
+    """z of share A above share B with the pooled standard error; 0 when either sample is empty."""
+    if trials_a <= 0 or trials_b <= 0:
+        return 0.0
+    pooled = (successes_a + successes_b) / (trials_a + trials_b)
+    variance = pooled * (1.0 - pooled) * (1.0 / trials_a + 1.0 / trials_b)
+    if variance <= 0:
+        return 0.0
+    return (successes_a / trials_a - successes_b / trials_b) / math.sqrt(variance)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,41 +89,6 @@ class DetectorSignal:
     z: float = 0.0
     evidence: float = 0.0
     pages: bool = False
-
-
-def _timestamp_to_json(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def _timestamp_from_json(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
-
-
-def _duration_to_json(value: Any) -> Any:
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, tuple):
-        return [_duration_to_json(item) for item in value]
-    return value
-
-
-def _config_to_json(config: Any) -> dict[str, Any]:
-    """A config dataclass as JSON: durations in seconds, tuples as lists."""
-    return {field.name: _duration_to_json(getattr(config, field.name)) for field in fields(config)}
-
-
-def _config_from_json(config_type: type[Any], document: dict[str, Any]) -> Any:
-    values: dict[str, Any] = {}
-    # Annotations are strings here (`from __future__ import annotations`).
-    annotations = {field.name: str(field.type) for field in fields(config_type)}
-    for name, value in document.items():
-        if annotations[name] == "timedelta":
-            values[name] = timedelta(seconds=value)
-        elif annotations[name] == "tuple[timedelta, ...]":
-            values[name] = tuple(timedelta(seconds=item) for item in value)
-        else:
-            values[name] = value
-    return config_type(**values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,89 +119,13 @@ class AlertGate:
         return evidence, False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"config": _config_to_json(self.config), "last_page": _timestamp_to_json(self.last_page)}
+        return {"config": config_to_json(self.config), "last_page": timestamp_to_json(self.last_page)}
 
     @classmethod
     def from_dict(cls, document: dict[str, Any]) -> AlertGate:
-        gate = cls(_config_from_json(AlertGateConfig, document["config"]))
-        gate.last_page = _timestamp_from_json(document["last_page"])
+        gate = cls(config_from_json(AlertGateConfig, document["config"]))
+        gate.last_page = timestamp_from_json(document["last_page"])
         return gate
-
-
-@dataclass(frozen=True, slots=True)
-class SeasonalBaselineConfig:
-    interval: timedelta = timedelta(minutes=5)
-    level_half_life: timedelta = timedelta(hours=3)
-    hour_of_day_half_life: timedelta = timedelta(days=1)
-    day_of_week_half_life: timedelta = timedelta(days=14)
-    spread_half_life: timedelta = timedelta(hours=12)
-    # Residuals beyond this many spreads are clipped before learning: a crisis must not
-    # become the new normal within the hour.
-    clip_spreads: float = 3.0
-
-
-class SeasonalBaseline:
-    """Expected count per interval: recent level + hour-of-day + day-of-week, on the Anscombe scale.
-
-    An additive Holt-Winters model with two seasonal profiles, learned online from clipped
-    residuals (robust), and an exponentially weighted mean absolute residual as its spread.
-    """
-
-    def __init__(self, config: SeasonalBaselineConfig | None = None) -> None:
-        self.config = config or SeasonalBaselineConfig()
-        self.level: float | None = None
-        self.hour_of_day = [0.0] * _HOURS_PER_DAY
-        self.day_of_week = [0.0] * _DAYS_PER_WEEK
-        self.mean_absolute_residual = _POISSON_SPREAD / _MAD_TO_SD
-        interval = self.config.interval
-        # A seasonal slot is only updated when its hour or weekday comes round again.
-        self._level_rate = decay_rate(interval, self.config.level_half_life)
-        self._hour_rate = decay_rate(interval * _HOURS_PER_DAY, self.config.hour_of_day_half_life)
-        self._weekday_rate = decay_rate(interval * _DAYS_PER_WEEK, self.config.day_of_week_half_life)
-        self._spread_rate = decay_rate(interval, self.config.spread_half_life)
-
-    def expected(self, timestamp: datetime) -> float:
-        """Expected value on the Anscombe scale (0 before the first observation)."""
-        if self.level is None:
-            return 0.0
-        return self.level + self.hour_of_day[timestamp.hour] + self.day_of_week[timestamp.weekday()]
-
-    def expected_count(self, timestamp: datetime) -> float:
-        return count_from_anscombe(self.expected(timestamp))
-
-    @property
-    def spread(self) -> float:
-        return max(_MAD_TO_SD * self.mean_absolute_residual, _POISSON_SPREAD)
-
-    def update(self, timestamp: datetime, count: float) -> None:
-        observed = anscombe(count)
-        if self.level is None:
-            self.level = observed
-            return
-        residual = _clip(observed - self.expected(timestamp), self.config.clip_spreads * self.spread)
-        self.level += self._level_rate * residual
-        remaining = (1.0 - self._level_rate) * residual
-        self.hour_of_day[timestamp.hour] += self._hour_rate * remaining
-        self.day_of_week[timestamp.weekday()] += self._weekday_rate * remaining
-        self.mean_absolute_residual += self._spread_rate * (abs(residual) - self.mean_absolute_residual)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "config": _config_to_json(self.config),
-            "level": self.level,
-            "hour_of_day": list(self.hour_of_day),
-            "day_of_week": list(self.day_of_week),
-            "mean_absolute_residual": self.mean_absolute_residual,
-        }
-
-    @classmethod
-    def from_dict(cls, document: dict[str, Any]) -> SeasonalBaseline:
-        baseline = cls(_config_from_json(SeasonalBaselineConfig, document["config"]))
-        baseline.level = document["level"]
-        baseline.hour_of_day = [float(value) for value in document["hour_of_day"]]
-        baseline.day_of_week = [float(value) for value in document["day_of_week"]]
-        baseline.mean_absolute_residual = float(document["mean_absolute_residual"])
-        return baseline
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,12 +150,12 @@ class _Window:
 
     def __init__(self, intervals: int) -> None:
         self.intervals = intervals
-        self.mean_absolute_residual = _POISSON_SPREAD / _MAD_TO_SD
+        self.mean_absolute_residual = POISSON_SPREAD / MAD_TO_SD
         self.peak = 0.0
 
     @property
     def spread(self) -> float:
-        return max(_MAD_TO_SD * self.mean_absolute_residual, _POISSON_SPREAD)
+        return max(MAD_TO_SD * self.mean_absolute_residual, POISSON_SPREAD)
 
 
 class VolumeSpike:
@@ -337,7 +236,7 @@ class VolumeSpike:
             if observed >= self.config.min_count:
                 height = record / (1.0 + record)
                 strongest = max(strongest, math.sqrt(significance_score(z, self.config.significance_half) * height))
-            clipped = _clip(residual, self.baseline.config.clip_spreads * window.spread)
+            clipped = clip(residual, self.baseline.config.clip_spreads * window.spread)
             window.mean_absolute_residual += self._spread_rate * (abs(clipped) - window.mean_absolute_residual)
             window.peak = max(window.peak * self._peak_decay, observed)
         return strongest, short_z
@@ -345,7 +244,7 @@ class VolumeSpike:
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": "volume_spike",
-            "config": _config_to_json(self.config),
+            "config": config_to_json(self.config),
             "gate": self.gate.to_dict(),
             "baseline": self.baseline.to_dict(),
             "windows": [
@@ -354,14 +253,14 @@ class VolumeSpike:
             ],
             "recent_counts": list(self.recent_counts),
             "recent_expected": list(self.recent_expected),
-            "first_seen": _timestamp_to_json(self.first_seen),
-            "last_seen": _timestamp_to_json(self.last_seen),
+            "first_seen": timestamp_to_json(self.first_seen),
+            "last_seen": timestamp_to_json(self.last_seen),
             "diversity": self.diversity,
         }
 
     @classmethod
     def from_dict(cls, document: dict[str, Any]) -> VolumeSpike:
-        detector = cls(_config_from_json(VolumeSpikeConfig, document["config"]))
+        detector = cls(config_from_json(VolumeSpikeConfig, document["config"]))
         detector.gate = AlertGate.from_dict(document["gate"])
         detector.baseline = SeasonalBaseline.from_dict(document["baseline"])
         for window, state in zip(detector.windows, document["windows"], strict=True):
@@ -369,84 +268,165 @@ class VolumeSpike:
             window.peak = float(state["peak"])
         detector.recent_counts.extend(float(value) for value in document["recent_counts"])
         detector.recent_expected.extend(float(value) for value in document["recent_expected"])
-        detector.first_seen = _timestamp_from_json(document["first_seen"])
-        detector.last_seen = _timestamp_from_json(document["last_seen"])
+        detector.first_seen = timestamp_from_json(document["first_seen"])
+        detector.last_seen = timestamp_from_json(document["last_seen"])
         detector.diversity = document["diversity"]
         return detector
 
 
 @dataclass(frozen=True, slots=True)
-class NegativeSwingConfig:
+class ShareRiseConfig:
     interval: timedelta = timedelta(minutes=5)
     window: timedelta = timedelta(hours=1)
+    # Half-life of the overall share; the hour-of-day and hour-of-week profiles forget slower.
     baseline_half_life: timedelta = timedelta(days=7)
+    seasonal_half_life: timedelta = SHARE_PROFILE_HALF_LIFE
+    prior_weight: float = SHARE_PRIOR_WEIGHT
     significance_half: float = 5.0
-    # A swing must be large enough to matter, not only significant on a big brand.
+    # A rise must be large enough to matter, not only significant on a big brand: in points of
+    # share, and as a multiple of the expected share.
     min_share_increase: float = 0.05
+    min_share_ratio: float = 1.0
+    # Fewer trials than this in the window, or behind the baseline, never score: low-volume
+    # series do not page on noise. Fewer hits than `min_hits` neither.
     min_total: float = 20.0
+    min_hits: float = 0.0
 
 
-class NegativeSwing:
-    """The negative share of the last window against the series' baseline share.
+@dataclass(frozen=True, slots=True)
+class _WindowInterval:
+    """One interval of the window, with the seasonal expectation it had when it arrived."""
 
-    Two-proportion z-test between the window and the baseline, whose counts are exponentially
-    decayed (pseudo-counts). Intervals join the baseline only once they leave the window, so
-    the two samples never overlap.
+    at: datetime
+    hits: float
+    total: float
+    expected_share: float
+    strength: float
+
+
+class ShareRise:
+    """A share of the last window significantly above its seasonal expectation.
+
+    Each interval brings `hits` out of `total` trials. The window's hits are tested against the
+    hits its intervals were expected to bring at their hour of the week (`SeasonalShare`: the
+    slot's own history, shrunk toward the hour of day and the overall share while it has
+    little), a two-proportion z-test where the expectation is worth the trials it rests on.
+    Intervals join the baseline only once they leave the window, so the two samples never
+    overlap and a rise is judged against what came before it.
     """
 
-    def __init__(self, config: NegativeSwingConfig | None = None) -> None:
-        self.config = config or NegativeSwingConfig()
-        self.recent: deque[tuple[float, float]] = deque(maxlen=max(1, round(self.config.window / self.config.interval)))
-        self.baseline_negative = 0.0
-        self.baseline_total = 0.0
-        self._decay = 1.0 - decay_rate(self.config.interval, self.config.baseline_half_life)
+    kind: ClassVar[str] = "share_rise"
 
-    def observe(self, timestamp: datetime, negative: float, total: float) -> DetectorSignal:
+    def __init__(self, config: ShareRiseConfig | None = None) -> None:
+        self.config = config or self.default_config()
+        self.recent: deque[_WindowInterval] = deque(maxlen=max(1, round(self.config.window / self.config.interval)))
+        self.baseline = SeasonalShare(
+            SeasonalShareConfig(
+                interval=self.config.interval,
+                level_half_life=self.config.baseline_half_life,
+                profile_half_life=self.config.seasonal_half_life,
+                prior_weight=self.config.prior_weight,
+            )
+        )
+
+    @classmethod
+    def default_config(cls) -> ShareRiseConfig:
+        return ShareRiseConfig()
+
+    def observe(self, timestamp: datetime, hits: float, total: float) -> DetectorSignal:
         if len(self.recent) == self.recent.maxlen:
-            leaving_negative, leaving_total = self.recent[0]
-            self.baseline_negative = self.baseline_negative * self._decay + leaving_negative
-            self.baseline_total = self.baseline_total * self._decay + leaving_total
-        self.recent.append((max(negative, 0.0), max(total, 0.0)))
-        window_negative = math.fsum(pair[0] for pair in self.recent)
-        window_total = math.fsum(pair[1] for pair in self.recent)
-        baseline_share = self.baseline_negative / self.baseline_total if self.baseline_total > 0 else 0.0
-        window_share = window_negative / window_total if window_total > 0 else 0.0
-        z = two_proportion_z(window_negative, window_total, self.baseline_negative, self.baseline_total)
+            leaving = self.recent[0]
+            self.baseline.update(leaving.at, leaving.hits, leaving.total)
+        total = max(total, 0.0)
+        expectation = self.baseline.expected(timestamp)
+        self.recent.append(
+            _WindowInterval(timestamp, min(max(hits, 0.0), total), total, expectation.share, expectation.strength)
+        )
+        window_hits = math.fsum(interval.hits for interval in self.recent)
+        window_total = math.fsum(interval.total for interval in self.recent)
+        if window_total > 0:
+            window_share = window_hits / window_total
+            baseline_share = math.fsum(i.total * i.expected_share for i in self.recent) / window_total
+            strength = math.fsum(i.total * i.strength for i in self.recent) / window_total
+        else:
+            window_share, baseline_share, strength = 0.0, expectation.share, expectation.strength
+        z = two_proportion_z(window_hits, window_total, baseline_share * strength, strength)
         large_enough = (
             window_total >= self.config.min_total
-            and self.baseline_total >= self.config.min_total
+            and strength >= self.config.min_total
+            and window_hits >= self.config.min_hits
             and window_share - baseline_share >= self.config.min_share_increase
+            and window_share >= self.config.min_share_ratio * baseline_share
         )
         score = significance_score(z, self.config.significance_half) if large_enough else 0.0
         return DetectorSignal(score=score, baseline=baseline_share, observed=window_share, z=z, evidence=score)
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": "negative_swing",
-            "config": _config_to_json(self.config),
-            "recent": [list(pair) for pair in self.recent],
-            "baseline_negative": self.baseline_negative,
-            "baseline_total": self.baseline_total,
+            "kind": self.kind,
+            "config": config_to_json(self.config),
+            "recent": [[i.at.isoformat(), i.hits, i.total, i.expected_share, i.strength] for i in self.recent],
+            "baseline": self.baseline.to_dict(),
         }
 
     @classmethod
-    def from_dict(cls, document: dict[str, Any]) -> NegativeSwing:
-        detector = cls(_config_from_json(NegativeSwingConfig, document["config"]))
-        detector.recent.extend((float(negative), float(total)) for negative, total in document["recent"])
-        detector.baseline_negative = float(document["baseline_negative"])
-        detector.baseline_total = float(document["baseline_total"])
+    def from_dict(cls, document: dict[str, Any]) -> Self:
+        detector = cls(config_from_json(ShareRiseConfig, document["config"]))
+        if "baseline" not in document:
+            # State written before the baseline was seasonal: keep its overall share, drop the
+            # window (its intervals carry no timestamps); an hour of history is all that is lost.
+            detector.baseline.overall.add(0, document["baseline_negative"], document["baseline_total"])
+            return detector
+        detector.baseline = SeasonalShare.from_dict(document["baseline"])
+        detector.recent.extend(
+            _WindowInterval(datetime.fromisoformat(at), float(hits), float(total), float(share), float(strength))
+            for at, hits, total, share, strength in document["recent"]
+        )
         return detector
 
 
-def two_proportion_z(successes_a: float, trials_a: float, successes_b: float, trials_b: float) -> float:
-    """z of share A above share B with the pooled standard error; 0 when either sample is empty."""
-    if trials_a <= 0 or trials_b <= 0:
-        return 0.0
-    pooled = (successes_a + successes_b) / (trials_a + trials_b)
-    variance = pooled * (1.0 - pooled) * (1.0 / trials_a + 1.0 / trials_b)
-    if variance <= 0:
-        return 0.0
-    return (successes_a / trials_a - successes_b / trials_b) / math.sqrt(variance)
+class NegativeSwing(ShareRise):
+    """Negative mentions per judged mention, against the share usual at this hour of the week.
+
+    A brand whose night owls are grumpier than its lunchtime crowd does not page every night;
+    the same negative share at noon does.
+    """
+
+    kind = "negative_swing"
+
+
+class SatisfactionDrop(ShareRise):
+    """Dissatisfied answers (NPS detractors, CSAT 1-2, CES 1-3) per response of one journey stage.
+
+    Survey answers are sparse, so the window is six hours and the floor on answers lower; the
+    baseline is the stage's own, seasonal where the slot has enough history and the trailing
+    overall share where it has not.
+    """
+
+    kind = "satisfaction_drop"
+
+    @classmethod
+    def default_config(cls) -> ShareRiseConfig:
+        return ShareRiseConfig(window=timedelta(hours=6), min_total=15.0)
+
+
+class TopicBurst(ShareRise):
+    """A topic's share of the brand's authors jumping above its seasonal share.
+
+    Fed authors rather than posts (the monitor counts each author once per topic per window),
+    a few accounts copy-pasting can neither make a topic burst nor, posting about something
+    else, dilute one away.
+
+    A topic is a small share of the conversation, so the rise is judged relatively too: the
+    share must at least double, by two points or more, carried by at least ten authors (the
+    same floor as `VolumeSpikeConfig.min_count`).
+    """
+
+    kind = "topic_burst"
+
+    @classmethod
+    def default_config(cls) -> ShareRiseConfig:
+        return ShareRiseConfig(min_share_increase=0.02, min_share_ratio=2.0, min_hits=10.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -457,37 +437,70 @@ class VelocityConfig:
     min_count: float = 20.0
 
 
-class Velocity:
-    """Acceleration of mentions: the last window's count against the window before it.
+# Expected counts are known to about one mention (the Poisson floor of `SeasonalBaseline`): an
+# expectation of zero for a quiet half hour must not make the next half hour's mentions certain.
+_EXPECTED_COUNT_FLOOR: Final = 1.0
 
-    If the rate had not changed, the last window would hold half of the two windows' mentions,
-    binomially: the z of that test is Poisson-aware by construction, so ten mentions after five
-    is not news while a thousand after five hundred is.
+
+class Velocity:
+    """Acceleration of mentions beyond the season's own: the last window against the one before.
+
+    If the rate had changed only as the hour of day and day of week make it change, the last
+    window would hold a share q = E_last / (E_last + E_previous) of the two windows' mentions,
+    binomially, with E the seasonal baseline's expected counts taken at one common level, so
+    only the seasonal profile (not the recent level, which follows any ramp) sets q. Intervals
+    join the baseline only once they leave both windows, so an acceleration cannot teach the
+    profile to expect itself while it is being judged. The normal
+    morning ramp is therefore not acceleration, while the same ramp at night is. q never drops
+    below one half: a usual evening decline that fails to come is not acceleration. Before the
+    baseline has learned a profile q is one half, the plain "more than before" test. The z of
+    that test is Poisson-aware by construction: ten mentions after five is not news, a thousand
+    after five hundred is.
     """
 
     def __init__(self, config: VelocityConfig | None = None) -> None:
         self.config = config or VelocityConfig()
         self.window_intervals = max(1, round(self.config.window / self.config.interval))
-        self.recent: deque[float] = deque(maxlen=2 * self.window_intervals)
+        self.recent: deque[tuple[datetime, float]] = deque(maxlen=2 * self.window_intervals)
+        self.baseline = SeasonalBaseline(SeasonalBaselineConfig(interval=self.config.interval))
 
     def observe(self, timestamp: datetime, value: float) -> DetectorSignal:
-        self.recent.append(max(value, 0.0))
-        counts = list(self.recent)
-        latest = math.fsum(counts[-self.window_intervals :])
-        previous = math.fsum(counts[: -self.window_intervals]) if len(counts) > self.window_intervals else 0.0
+        if len(self.recent) == self.recent.maxlen:
+            self.baseline.update(*self.recent[0])
+        self.recent.append((timestamp, max(value, 0.0)))
+        counts = [count for _, count in self.recent]
+        expected = [self.baseline.expected_count(at) for at, _ in self.recent]
+        split = len(counts) - self.window_intervals
+        latest = math.fsum(counts[max(split, 0) :])
+        previous = math.fsum(counts[: max(split, 0)])
+        expected_latest = math.fsum(expected[max(split, 0) :]) + _EXPECTED_COUNT_FLOOR
+        expected_previous = math.fsum(expected[: max(split, 0)]) + _EXPECTED_COUNT_FLOOR
+        share_of_latest = max(0.5, expected_latest / (expected_latest + expected_previous))
         total = latest + previous
+        spread = math.sqrt(total * share_of_latest * (1.0 - share_of_latest))
+        z = (latest - total * share_of_latest) / spread if spread > 0 else 0.0
         full = len(counts) == self.recent.maxlen
-        z = (latest - total / 2.0) / math.sqrt(total / 4.0) if total > 0 else 0.0
         score = (
             significance_score(z, self.config.significance_half) if full and latest >= self.config.min_count else 0.0
         )
-        return DetectorSignal(score=score, baseline=previous, observed=latest, z=z, evidence=score)
+        # The previous window's count carried forward at the seasonal rate change.
+        baseline = previous * share_of_latest / (1.0 - share_of_latest)
+        return DetectorSignal(score=score, baseline=baseline, observed=latest, z=z, evidence=score)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": "velocity", "config": _config_to_json(self.config), "recent": list(self.recent)}
+        return {
+            "kind": "velocity",
+            "config": config_to_json(self.config),
+            "recent": [[at.isoformat(), count] for at, count in self.recent],
+            "baseline": self.baseline.to_dict(),
+        }
 
     @classmethod
     def from_dict(cls, document: dict[str, Any]) -> Velocity:
-        detector = cls(_config_from_json(VelocityConfig, document["config"]))
-        detector.recent.extend(float(value) for value in document["recent"])
+        detector = cls(config_from_json(VelocityConfig, document["config"]))
+        if "baseline" not in document:
+            # State written before the baseline was seasonal: its window has no timestamps.
+            return detector
+        detector.baseline = SeasonalBaseline.from_dict(document["baseline"])
+        detector.recent.extend((datetime.fromisoformat(at), float(count)) for at, count in document["recent"])
         return detector

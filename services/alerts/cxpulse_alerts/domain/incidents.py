@@ -96,6 +96,8 @@ class Incident:
     silenced_by: str | None = None
     version: int = 0
     traceparent: str | None = None
+    reach_counted_through: Mapping[int, int] = field(default_factory=dict)
+    """Per partition, the offset of the last scored record whose reach `total_reach` holds."""
 
     @property
     def active(self) -> bool:
@@ -405,3 +407,42 @@ class IncidentEngine:
 
 class IncidentStateError(ValueError):
     pass
+
+
+# Signal details that identify a mention's author: the handle itself and the post's address.
+IDENTIFYING_DETAILS = ("author", "url")
+
+
+@dataclass(frozen=True)
+class ErasedEvidence:
+    samples: int = 0
+    signal_details: int = 0
+
+    @property
+    def any(self) -> bool:
+        return bool(self.samples or self.signal_details)
+
+
+def erase_author(incident: Incident, handle: str) -> tuple[Incident, ErasedEvidence]:
+    """The incident without the author's sample mentions and without the details naming them or
+    their posts. Samples carry no platform, so the handle is matched on every platform: erasing a
+    namesake's sample too costs a little evidence, keeping the author's would keep personal data."""
+    wanted = handle.lower()
+    kept = tuple(sample for sample in incident.samples if sample.author.lower() != wanted)
+    erased_urls = {sample.url for sample in incident.samples if sample.author.lower() == wanted} | {
+        str(signal.details.get("url"))
+        for signal in incident.signals.values()
+        if str(signal.details.get("author", "")).lower() == wanted and "url" in signal.details
+    }
+    signals: dict[str, Signal] = {}
+    scrubbed = 0
+    for key, signal in incident.signals.items():
+        if str(signal.details.get("author", "")).lower() == wanted or signal.details.get("url") in erased_urls:
+            details = {name: value for name, value in signal.details.items() if name not in IDENTIFYING_DETAILS}
+            signal = replace(signal, details=details)
+            scrubbed += 1
+        signals[key] = signal
+    erased = ErasedEvidence(samples=len(incident.samples) - len(kept), signal_details=scrubbed)
+    if not erased.any:
+        return incident, erased
+    return replace(incident, samples=kept, signals=signals), erased

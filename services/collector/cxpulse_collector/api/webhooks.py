@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -46,6 +47,8 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         400: "Malformed JSON",
         401: "Bad or missing signature, stale timestamp, unknown channel",
         403: "The channel may not post for this brand",
+        404: "Unknown source",
+        405: "The source has no challenge",
         413: "Body, batch or a text field over its limit",
         415: "Not JSON",
         422: "Invalid events, with every field error",
@@ -124,12 +127,34 @@ def unavailable(state: CollectorRuntime, reason: str, detail: str) -> Problem:
     )
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"duplicate key {next(key for key in keys if keys.count(key) > 1)!r}")
+    return dict(pairs)
+
+
+def _not_a_json_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def reject_ambiguous_json(state: CollectorRuntime, body: bytes) -> None:
+    """pydantic reads duplicate keys (the last one wins) and NaN or Infinity; JSON has neither, and
+    a signed body must mean the same to every reader. Run on bodies that validated only."""
+    try:
+        json.loads(body, object_pairs_hook=_unique_keys, parse_constant=_not_a_json_constant)
+    except ValueError as error:
+        state.metrics.rejections.labels("malformed_json").inc()
+        raise Problem(400, "malformed-json", "Malformed JSON", str(error)) from None
+
+
 def parse_submissions(state: CollectorRuntime, kind: str, body: bytes) -> list[Submission]:
     stripped = body.lstrip()
     is_batch = stripped.startswith(b"[")
     parser = state.parsers[(kind, is_batch)]
     try:
-        parsed = parser.validate_json(body)
+        # Strict: the published schema's types, so `true` is not a count and "9" is not a score.
+        parsed = parser.validate_json(body, strict=True)
     except ValidationError as error:
         errors = error.errors(include_url=False)
         if any(item["type"] == "json_invalid" for item in errors):
@@ -145,6 +170,7 @@ def parse_submissions(state: CollectorRuntime, kind: str, body: bytes) -> list[S
             ) from None
         state.metrics.rejections.labels("invalid").inc()
         raise Problem(422, "invalid-events", "Invalid events", errors=validation_errors(errors)) from None
+    reject_ambiguous_json(state, body)
     submissions: list[Submission] = list(parsed) if is_batch else [parsed]
     if not submissions:
         state.metrics.rejections.labels("invalid").inc()
@@ -293,6 +319,7 @@ async def post_source_webhook(request: Request, state: Runtime, source: str, cha
         except ValidationError as error:
             state.metrics.rejections.labels("malformed_json").inc()
             raise Problem(400, "malformed-json", "Malformed JSON", str(error.errors()[0]["msg"])) from None
+        reject_ambiguous_json(state, body)
         context = ChannelContext(
             name=channel_config.name, brand=channel_config.default_brand or "", options=channel_config.options
         )

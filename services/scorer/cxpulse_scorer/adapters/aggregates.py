@@ -230,6 +230,19 @@ class RedisAggregates:
         ranked: list[Any] = self._client.zrevrange(customers_key(brand), 0, limit - 1, withscores=True)
         return [(as_text(member), int(score)) for member, score in ranked]
 
+    def erase_customer(self, identifiers: Sequence[str]) -> dict[str, int]:
+        """Removes the identifiers from every brand's customer ranking; returns removals per brand
+        that had any. The counts the customer's events added to satisfaction, P&L and drivers stay:
+        they hold no identifier."""
+        brands = self.brands()
+        if not brands or not identifiers:
+            return {}
+        pipe = self._client.pipeline(transaction=False)
+        for brand in brands:
+            pipe.zrem(customers_key(brand), *identifiers)
+        removed = {brand: int(count) for brand, count in zip(brands, pipe.execute(), strict=True)}
+        return {brand: count for brand, count in removed.items() if count}
+
     def ping(self) -> bool:
         return bool(self._client.ping())
 

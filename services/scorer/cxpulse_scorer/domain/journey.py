@@ -3,11 +3,20 @@
 An airline's journey (booking, airport, flight, baggage, ...) is not a telecom's (discover,
 purchase, onboard, use, ...), so every brand names a taxonomy file in `config/taxonomies/`.
 Each stage lists weighted phrases; a text's score for a stage is the sum of the weights of the
-phrases found in it (see `phrases` for the phrase syntax and the bounded matching).
+phrases found in it (see `phrases` for the phrase syntax and the bounded matching). Words are
+matched through their inflections ("delays", "delayed" and "delaying" all match "delay").
 
-A text is `unknown` when no stage reaches the taxonomy's `min_score`, or when the runner-up is
-within `tie_ratio` of the best: guessing between two plausible stages would send feedback to
-the wrong team more often than it helps.
+When another stage comes within `tie_ratio` of the best score, the more specific evidence
+decides: the stage whose strongest single phrase weighs most (the taxonomy's author gave a
+phrase that nearly settles the stage a high weight), then the longer phrase, then the higher
+total. Only evidence equal on all three is a tie.
+
+A text with no phrase evidence, or less than `min_score`, falls back on the words of the
+stage's own description, examples and multi-word phrases: each content word shared with a
+stage counts in proportion to how few stages use it (an inverse document frequency over the
+stages), and the best stage wins if its runner-up is not within `tie_ratio` of it. These
+guesses carry a low confidence. A text with no evidence even there, or a tie, is `unknown`:
+guessing between equally plausible stages would send feedback to the wrong team.
 
 Surveys carry their stage: the scorer keeps it as given and uses `is_known` to count a stage
 outside the brand's taxonomy as unmapped, never rewriting it.
@@ -23,9 +32,14 @@ from pathlib import Path
 from typing import Final
 
 from cxpulse_scorer.domain.phrases import (
+    NUMBER_WORDS,
+    WAITING_TIME_UNITS,
+    LabelEvidence,
     PhraseConfigError,
     PhraseMatcher,
     check_phrases,
+    fold_inflection,
+    parse_phrase,
     read_examples,
     read_yaml_document,
     require_mapping,
@@ -37,10 +51,48 @@ DEFAULT_MIN_SCORE: Final = 0.5
 DEFAULT_TIE_RATIO: Final = 0.8
 # Evidence worth this much total weight gives half the confidence a decisive text can reach.
 _HALF_CONFIDENCE_SCORE: Final = 1.0
+# A guess settled by the specificity of its evidence rather than its weight is not sure of
+# itself, but it is not a coin toss either.
+_TIE_BROKEN_SEPARATION: Final = 0.1
+# Guesses from the descriptions' and examples' words are never more than this confident.
+_FALLBACK_MAX_CONFIDENCE: Final = 0.25
+# Content words shorter than this are abbreviations or fillers as often as cues.
+_MIN_FALLBACK_WORD_LENGTH: Final = 3
+# Function words, and words about feelings or time that any stage's text may carry: they say
+# nothing about where in the journey a text is.
+_STOP_WORDS: Final = frozenset(
+    {
+        "about", "above", "after", "again", "against", "all", "also", "although", "always", "am",
+        "among", "an", "and", "another", "any", "anyone", "anything", "are", "around", "as", "at",
+        "away", "back", "be", "because", "been", "before", "being", "below", "between", "both", "but",
+        "by", "can", "cannot", "cant", "could", "couldnt", "did", "didnt", "do", "does", "doesnt",
+        "doing", "done", "dont", "down", "during", "each", "even", "ever", "every", "everyone",
+        "everything", "few", "for", "from", "further", "get", "gets", "getting", "give", "given", "go",
+        "goes", "going", "gone", "got", "had", "hadnt", "has", "hasnt", "have", "havent", "having",
+        "he", "her", "here", "hers", "him", "his", "how", "however", "if", "im", "in", "into", "is",
+        "isnt", "it", "its", "itself", "ive", "just", "know", "last", "let", "like", "made", "make",
+        "many", "may", "me", "might", "more", "most", "much", "must", "my", "myself", "need", "never",
+        "new", "next", "no", "nobody", "none", "nor", "not", "nothing", "now", "of", "off", "often",
+        "on", "once", "one", "only", "or", "other", "our", "ours", "out", "over", "own", "please",
+        "really", "said", "same", "say", "see", "seem", "she", "should", "since", "so", "some",
+        "someone", "something", "still", "such", "sure", "take", "tell", "than", "thank", "thanks",
+        "that", "thats", "the", "their", "them", "then", "there", "these", "they", "thing", "things",
+        "this", "those", "though", "through", "thus", "to", "today", "too", "tried", "try", "trying",
+        "under", "until", "up", "upon", "us", "very", "want", "was", "wasnt", "way", "we", "well",
+        "were", "werent", "what", "when", "where", "whether", "which", "while", "who", "whom", "whose",
+        "why", "will", "with", "without", "wont", "would", "wouldnt", "yes", "yet", "you", "your",
+        "youre", "yours", "yourself",
+        "good", "great", "bad", "terrible", "awful", "worst", "best", "love", "hate", "happy", "sad",
+        "angry", "disappointed", "horrible", "amazing", "nice", "poor", "sorry", "ok", "okay", "time",
+        "times", "day", "days", "week", "weeks", "hour", "hours", "minute", "minutes", "year", "years",
+        "ago", "soon", "yesterday", "tonight", "tomorrow", "morning", "night",
+    }
+)  # fmt: skip
 
 _STAGE_SLUG_RE: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _TAXONOMY_KEYS: Final = frozenset({"name", "description", "min_score", "tie_ratio", "stages"})
 _STAGE_KEYS: Final = frozenset({"description", "phrases", "examples"})
+_PHRASE_SYNTAX_WORDS: Final = NUMBER_WORDS | WAITING_TIME_UNITS
 
 
 class TaxonomyError(PhraseConfigError):
@@ -56,6 +108,52 @@ class StageGuess:
 UNKNOWN_GUESS: Final = StageGuess(UNKNOWN_STAGE, 0.0)
 
 
+def _content_words(tokens: Iterable[str]) -> set[str]:
+    """Folded words that may point to a stage; a word folding like a stop word is left out too,
+    since text is compared folded ("timing" and "times" both fold to "tim")."""
+    excluded = _STOP_WORDS | _PHRASE_SYNTAX_WORDS
+    excluded_keys = {fold_inflection(word) for word in excluded}
+    return {
+        key
+        for token in tokens
+        if len(token) >= _MIN_FALLBACK_WORD_LENGTH and token.isalpha() and token not in excluded
+        for key in (fold_inflection(token),)
+        if key not in excluded_keys
+    }
+
+
+def _phrase_words(phrase: str) -> list[str]:
+    return [element.value for element in parse_phrase(phrase) if element.kind == "word"]
+
+
+class _StageWords:
+    """The fallback: each stage's content words, weighted by how few stages share each."""
+
+    def __init__(self, words_per_stage: Mapping[str, set[str]]) -> None:
+        stage_count = len(words_per_stage)
+        stages_per_word: dict[str, list[str]] = {}
+        for stage, words in words_per_stage.items():
+            for word in words:
+                stages_per_word.setdefault(word, []).append(stage)
+        # A word every stage uses weighs nothing; one only a single stage uses, log(stages).
+        self._weights: dict[str, tuple[float, tuple[str, ...]]] = {
+            word: (math.log(stage_count / len(stages)), tuple(stages))
+            for word, stages in stages_per_word.items()
+            if len(stages) < stage_count
+        }
+
+    def scores(self, keys: Iterable[str]) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for key in set(keys):
+            found = self._weights.get(key)
+            if found is None:
+                continue
+            weight, stages = found
+            for stage in stages:
+                totals[stage] = totals.get(stage, 0.0) + weight
+        return totals
+
+
 class StageTaxonomy:
     """A brand's journey stages with the phrases that point to each."""
 
@@ -65,6 +163,7 @@ class StageTaxonomy:
         phrases: Mapping[str, Mapping[str, float]],
         *,
         examples: Mapping[str, Sequence[str]] | None = None,
+        descriptions: Mapping[str, str] | None = None,
         min_score: float = DEFAULT_MIN_SCORE,
         tie_ratio: float = DEFAULT_TIE_RATIO,
     ) -> None:
@@ -82,29 +181,67 @@ class StageTaxonomy:
         self.tie_ratio = tie_ratio
         self._known = frozenset(self.stages)
         self._matcher = PhraseMatcher(
-            (phrase, stage, weight) for stage, table in phrases.items() for phrase, weight in table.items()
+            ((phrase, stage, weight) for stage, table in phrases.items() for phrase, weight in table.items()),
+            fold_inflections=True,
+        )
+        stage_texts = {stage: [(descriptions or {}).get(stage, ""), *self.examples[stage]] for stage in self.stages}
+        self._stage_words = _StageWords(
+            {
+                stage: _content_words(
+                    [word for text in stage_texts[stage] for word in tokenize(text)]
+                    + [word for phrase in phrases[stage] for word in _phrase_words(phrase)]
+                )
+                for stage in self.stages
+            }
         )
 
     def is_known(self, stage: str) -> bool:
         return stage in self._known
 
     def stage_scores(self, text: str) -> dict[str, float]:
-        """The evidence per stage; stages without any are left out."""
+        """The phrase evidence per stage; stages without any are left out."""
         return self._matcher.label_weights(tokenize(text))
 
     def infer_tokens(self, tokens: Sequence[str]) -> StageGuess:
         """`infer` on text already tokenised by `phrases.tokenize`, to share one tokenisation."""
-        scores = self._matcher.label_weights(tokens)
-        if not scores:
-            return UNKNOWN_GUESS
-        ranked = sorted(scores.items(), key=lambda item: -item[1])
+        evidence = self._matcher.label_evidence(tokens)
+        if evidence:
+            best = max(found.total for found in evidence.values())
+            if best >= self.min_score:
+                return self._from_phrases(evidence, tokens)
+        return self._from_stage_words(tokens, self.stages)
+
+    def _from_phrases(self, evidence: Mapping[str, LabelEvidence], tokens: Sequence[str]) -> StageGuess:
+        ranked = sorted(evidence.items(), key=lambda item: -item[1].total)
         best_stage, best = ranked[0]
-        runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
-        if best < self.min_score or runner_up >= best * self.tie_ratio:
+        runner_up = ranked[1][1].total if len(ranked) > 1 else 0.0
+        strength = best.total / (best.total + _HALF_CONFIDENCE_SCORE)
+        if runner_up < best.total * self.tie_ratio:
+            return StageGuess(best_stage, round(strength * (best.total - runner_up) / best.total, 4))
+        close = [(stage, found) for stage, found in ranked if found.total >= best.total * self.tie_ratio]
+        by_specificity = sorted(close, key=lambda item: (item[1].strongest, item[1].longest, item[1].total))
+        winner, winner_evidence = by_specificity[-1]
+        rival = by_specificity[-2][1]
+        if (winner_evidence.strongest, winner_evidence.longest, winner_evidence.total) == (
+            rival.strongest,
+            rival.longest,
+            rival.total,
+        ):
+            tied = [stage for stage, found in close if found.total == winner_evidence.total]
+            return self._from_stage_words(tokens, tied)
+        separation = max((winner_evidence.total - rival.total) / winner_evidence.total, _TIE_BROKEN_SEPARATION)
+        strength = winner_evidence.total / (winner_evidence.total + _HALF_CONFIDENCE_SCORE)
+        return StageGuess(winner, round(strength * separation, 4))
+
+    def _from_stage_words(self, tokens: Sequence[str], candidates: Sequence[str]) -> StageGuess:
+        scores = self._stage_words.scores(self._matcher.fold(tokens))
+        ranked = sorted(((scores.get(stage, 0.0), stage) for stage in candidates), reverse=True)
+        best, best_stage = ranked[0]
+        runner_up = ranked[1][0] if len(ranked) > 1 else 0.0
+        if best <= 0 or runner_up >= best * self.tie_ratio:
             return UNKNOWN_GUESS
-        strength = best / (best + _HALF_CONFIDENCE_SCORE)
         separation = (best - runner_up) / best
-        return StageGuess(best_stage, round(strength * separation, 4))
+        return StageGuess(best_stage, round(_FALLBACK_MAX_CONFIDENCE * separation * best / (best + 1.0), 4))
 
     def infer(self, text: str) -> StageGuess:
         return self.infer_tokens(tokenize(text))
@@ -119,7 +256,7 @@ def _positive_number(value: object, where: str) -> float:
     return float(value)
 
 
-def _parse_stage(where: str, body: object) -> tuple[dict[str, float], tuple[str, ...]]:
+def _parse_stage(where: str, body: object) -> tuple[dict[str, float], tuple[str, ...], str]:
     stage = require_mapping(where, body, _STAGE_KEYS, TaxonomyError)
     phrases = stage.get("phrases")
     if not isinstance(phrases, dict) or not phrases:
@@ -130,7 +267,10 @@ def _parse_stage(where: str, body: object) -> tuple[dict[str, float], tuple[str,
             raise TaxonomyError(f"{where}: phrase {phrase!r} must be text")
         weights[phrase] = _positive_number(weight, f"{where}: weight of {phrase!r}")
     check_phrases(where, weights, TaxonomyError)
-    return weights, read_examples(where, stage.get("examples"), TaxonomyError)
+    description = stage.get("description", "")
+    if not isinstance(description, str):
+        raise TaxonomyError(f"{where}: 'description' must be text")
+    return weights, read_examples(where, stage.get("examples"), TaxonomyError), description
 
 
 def parse_taxonomy(document: object, source: str) -> StageTaxonomy:
@@ -141,12 +281,13 @@ def parse_taxonomy(document: object, source: str) -> StageTaxonomy:
         raise TaxonomyError(f"{source}: 'stages' must be a non-empty mapping of stage to phrases")
     phrases: dict[str, dict[str, float]] = {}
     examples: dict[str, tuple[str, ...]] = {}
+    descriptions: dict[str, str] = {}
     for stage, body in stages.items():
         if not isinstance(stage, str) or not _STAGE_SLUG_RE.match(stage) or stage == UNKNOWN_STAGE:
             raise TaxonomyError(
                 f"{source}: stage {stage!r} must be a slug (a-z, 0-9, '-', '_') other than {UNKNOWN_STAGE!r}"
             )
-        phrases[stage], examples[stage] = _parse_stage(f"{source}: stage {stage!r}", body)
+        phrases[stage], examples[stage], descriptions[stage] = _parse_stage(f"{source}: stage {stage!r}", body)
     name = taxonomy.get("name", Path(source).stem)
     if not isinstance(name, str) or not name:
         raise TaxonomyError(f"{source}: 'name' must be text")
@@ -154,7 +295,9 @@ def parse_taxonomy(document: object, source: str) -> StageTaxonomy:
     tie_ratio = _positive_number(taxonomy.get("tie_ratio", DEFAULT_TIE_RATIO), f"{source}: tie_ratio")
     if tie_ratio >= 1:
         raise TaxonomyError(f"{source}: tie_ratio must be below 1, got {tie_ratio!r}")
-    return StageTaxonomy(name, phrases, examples=examples, min_score=min_score, tie_ratio=tie_ratio)
+    return StageTaxonomy(
+        name, phrases, examples=examples, descriptions=descriptions, min_score=min_score, tie_ratio=tie_ratio
+    )
 
 
 def load_taxonomy(path: Path) -> StageTaxonomy:

@@ -8,6 +8,10 @@ A phrase is written as words separated by spaces, read with the same tokeniser a
 - `<unit>`: a unit of waiting time ("hours", "hrs", "mins", "days");
 - `...`: a gap of up to `MAX_GAP_TOKENS` tokens ("why cant i ... in the app").
 
+A matcher built with `fold_inflections` reads plain words, in phrases and text alike, through
+`fold_inflection`, so "delayed flights" matches the phrase "delay flight" and "agents" the
+phrase "agent"; `word*` and the classes still look at the word as written.
+
 Work per text is bounded and linear in its length: the text is clipped to `MAX_TEXT_CHARS`,
 at most `MAX_TOKENS` tokens are read, the regular expressions are single passes without nested
 quantifiers, and matching walks a trie of phrases from each token, never deeper than the
@@ -29,8 +33,16 @@ import yaml
 MAX_TEXT_CHARS: Final = 5_000
 MAX_TOKENS: Final = 800
 MAX_GAP_TOKENS: Final = 6
-# Distinct words whose "does a phrase start here" answer is remembered; beyond it, recomputed.
+# Distinct words whose "does a phrase start here" answer (or folded form) is remembered;
+# beyond it, recomputed.
 _STARTS_CACHE_SIZE: Final = 50_000
+# Shorter words are function words or abbreviations whose endings are not inflections.
+_MIN_FOLDED_LENGTH: Final = 4
+# A stem left by stripping -ed / -ing keeps at least this many letters ("need", "thing" stay).
+_MIN_STEM_LENGTH: Final = 3
+_VOWELS: Final = frozenset("aeiouy")
+_SIBILANT_PLURALS: Final = ("sses", "shes", "ches", "xes", "zes")
+_NOT_PLURAL_ENDINGS: Final = ("ss", "us", "is")
 
 GAP: Final = "..."
 NUMBER_CLASS: Final = "<num>"
@@ -58,6 +70,42 @@ def tokenize(text: str) -> tuple[str, ...]:
     clipped = text[:MAX_TEXT_CHARS].lower().replace("'", "").replace("\u2019", "").replace("\u2018", "")
     without_handles = _HANDLE_OR_URL_RE.sub(" ", clipped)
     return tuple(_TOKEN_RE.findall(without_handles)[:MAX_TOKENS])
+
+
+def _strip_verb_ending(word: str, ending: str) -> str | None:
+    stem = word[: -len(ending)]
+    if len(stem) >= _MIN_STEM_LENGTH and any(letter in _VOWELS for letter in stem):
+        return stem
+    return None
+
+
+def fold_inflection(word: str) -> str:
+    """A light English stem: plural -s/-es/-ies, past -ed/-ied and -ing removed, a final silent
+    "e" dropped and a doubled final letter undoubled, so delay / delays / delayed / delaying,
+    arrive / arrived / arriving and cancel / cancelled all fold to one form.
+
+    Deliberately cruder than Porter's stemmer, which also strips derivational suffixes
+    ("connection" -> "connect"), and those change which journey stage a word points to.
+    Words shorter than four letters and anything that is not all letters are left alone.
+    """
+    if len(word) < _MIN_FOLDED_LENGTH or not word.isalpha():
+        return word
+    stem = word
+    if word.endswith(("ies", "ied")) and len(word) > _MIN_FOLDED_LENGTH:
+        stem = word[:-3] + "y"
+    elif word.endswith("ing"):
+        stem = _strip_verb_ending(word, "ing") or word
+    elif word.endswith("ed"):
+        stem = _strip_verb_ending(word, "ed") or word
+    elif word.endswith(_SIBILANT_PLURALS):
+        stem = word[:-2]
+    elif word.endswith("s") and not word.endswith(_NOT_PLURAL_ENDINGS):
+        stem = word[:-1]
+    if len(stem) > _MIN_STEM_LENGTH and stem.endswith("e") and stem[-2] not in _VOWELS:
+        stem = stem[:-1]
+    if len(stem) > _MIN_STEM_LENGTH and stem[-1] == stem[-2] and stem[-1] not in _VOWELS:
+        stem = stem[:-1]
+    return stem
 
 
 def _token_classes(token: str) -> tuple[str, ...]:
@@ -140,20 +188,59 @@ class PhraseMatch:
     weights: dict[str, float]
 
 
+@dataclass(slots=True)
+class LabelEvidence:
+    """What the phrases of one label found in a text: their total weight, the weight of the
+    strongest single phrase and the length in tokens of the longest."""
+
+    total: float = 0.0
+    strongest: float = 0.0
+    longest: int = 0
+
+    def add(self, weight: float, length: int) -> None:
+        self.total += weight
+        self.strongest = max(self.strongest, weight)
+        self.longest = max(self.longest, length)
+
+
 class PhraseMatcher:
     """Finds configured phrases in token streams; each phrase carries a weight per label."""
 
-    def __init__(self, entries: Iterable[tuple[str, str, float]]) -> None:
-        """`entries` are (phrase, label, weight); a phrase listed under two labels counts for both."""
+    def __init__(self, entries: Iterable[tuple[str, str, float]], *, fold_inflections: bool = False) -> None:
+        """`entries` are (phrase, label, weight); a phrase listed under two labels counts for both.
+
+        With `fold_inflections`, two phrases of one label that fold to the same words ("delay",
+        "delays") are one phrase carrying the larger weight, not the sum.
+        """
         self._root = _Node()
         self._starts: dict[str, bool] = {}
+        self._folds: dict[str, str] | None = {} if fold_inflections else None
         for phrase, label, weight in entries:
             node = self._root
             for element in parse_phrase(phrase):
+                if fold_inflections and element.kind == "word":
+                    element = _Element("word", fold_inflection(element.value))
                 node = node.child(element)
-            node.outputs[label] = node.outputs.get(label, 0.0) + weight
+            node.outputs[label] = max(node.outputs.get(label, 0.0), weight)
 
-    def _longest_from(self, tokens: Sequence[str], start: int) -> tuple[int, int, dict[str, float]]:
+    def fold(self, tokens: Sequence[str]) -> Sequence[str]:
+        """The word keys phrases are looked up by: the tokens, folded when the matcher folds."""
+        folds = self._folds
+        if folds is None:
+            return tokens
+        keys: list[str] = []
+        for token in tokens:
+            key = folds.get(token)
+            if key is None:
+                key = fold_inflection(token)
+                if len(folds) < _STARTS_CACHE_SIZE:
+                    folds[token] = key
+            keys.append(key)
+        return keys
+
+    def _longest_from(
+        self, tokens: Sequence[str], keys: Sequence[str], start: int
+    ) -> tuple[int, int, dict[str, float]]:
         """End of the longest match from `start`, where scanning resumes after it, and its weights."""
         best_end = best_resume = start
         best_outputs: dict[str, float] = {}
@@ -174,7 +261,7 @@ class PhraseMatcher:
                 continue
             token = tokens[position]
             following = position + 1
-            word_child = node.words.get(token)
+            word_child = node.words.get(keys[position])
             if word_child is not None:
                 pending.append((word_child, following, gap_start))
             for length in node.prefix_lengths:
@@ -189,13 +276,13 @@ class PhraseMatcher:
                     pending.append((class_child, following, gap_start))
         return best_end, best_resume, best_outputs
 
-    def _may_start_with(self, token: str) -> bool:
+    def _may_start_with(self, token: str, key: str) -> bool:
         known = self._starts.get(token)
         if known is not None:
             return known
         root = self._root
         starts = (
-            token in root.words
+            key in root.words
             or any(token_class in root.classes for token_class in _token_classes(token))
             or any(token[:length] in root.prefixes for length in root.prefix_lengths)
         )
@@ -205,14 +292,15 @@ class PhraseMatcher:
 
     def find(self, tokens: Sequence[str]) -> list[PhraseMatch]:
         """Leftmost-longest matches in text order; they overlap only where words sit inside a gap."""
+        keys = self.fold(tokens)
         matches: list[PhraseMatch] = []
         position = 0
         while position < len(tokens):
             # Most tokens start no phrase: a remembered answer settles them without a trie walk.
-            if not self._may_start_with(tokens[position]):
+            if not self._may_start_with(tokens[position], keys[position]):
                 position += 1
                 continue
-            end, resume, outputs = self._longest_from(tokens, position)
+            end, resume, outputs = self._longest_from(tokens, keys, position)
             if end > position:
                 matches.append(PhraseMatch(position, end, dict(outputs)))
                 position = resume
@@ -222,11 +310,19 @@ class PhraseMatcher:
 
     def label_weights(self, tokens: Sequence[str]) -> dict[str, float]:
         """Total weight per label over every match in the tokens."""
-        totals: dict[str, float] = {}
+        return {label: evidence.total for label, evidence in self.label_evidence(tokens).items()}
+
+    def label_evidence(self, tokens: Sequence[str]) -> dict[str, LabelEvidence]:
+        """Total, strongest and longest match per label over every match in the tokens."""
+        evidence: dict[str, LabelEvidence] = {}
         for match in self.find(tokens):
+            length = match.end - match.start
             for label, weight in match.weights.items():
-                totals[label] = totals.get(label, 0.0) + weight
-        return totals
+                found = evidence.get(label)
+                if found is None:
+                    found = evidence[label] = LabelEvidence()
+                found.add(weight, length)
+        return evidence
 
 
 class PhraseConfigError(ValueError):

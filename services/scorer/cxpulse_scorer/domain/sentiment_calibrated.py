@@ -1,9 +1,13 @@
 """A sentiment scorer calibrated on the user's own labels, read from a JSON model file.
 
-The model is a multinomial logistic regression over TF-IDF uni- and bigrams of the rule
-tokeniser's tokens plus the rules' own readings (`rule_features`). It is fitted by
-`sentiment_training` (scikit-learn); scoring needs only this module, plain Python and the
-JSON file. The file holds no pickle and no code, only numbers and terms.
+The model is a multinomial logistic regression over three blocks of features: TF-IDF word uni-
+and bigrams of the rule tokeniser's tokens, TF-IDF character 3- to 5-grams inside each word
+(`char_ngram_terms`: they share evidence between "delay", "delayed" and "delaaayed", and
+between misspellings, which word terms cannot), and the rules' own readings
+(`rule_features`). Each TF-IDF block is normalised on its own, so neither drowns the other.
+It is fitted by `sentiment_training` (scikit-learn); scoring needs only this module, numpy
+and the JSON file. The file holds no pickle and no code, only numbers and terms.
+Version 1 files, without the character block, still load.
 """
 
 from __future__ import annotations
@@ -17,11 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+import numpy as np
+import numpy.typing as npt
+
 from cxpulse_scorer.domain.sentiment_rules import RULES_MODEL_VERSION, SIGNAL_NAMES, TextAnalysis, analyse
 from cxpulse_scorer.domain.sentiment_types import POLAR_LABELS, UNSUPPORTED, Sentiment, SentimentLabel
 
 MODEL_FORMAT: Final = "cxpulse-sentiment-calibration"
-MODEL_FORMAT_VERSION: Final = 1
+MODEL_FORMAT_VERSION: Final = 2
+_READABLE_FORMAT_VERSIONS: Final = frozenset({1, MODEL_FORMAT_VERSION})
 CALIBRATED_VERSION_PREFIX: Final = "cx-calibrated-"
 
 NUMBER_TERM: Final = "<num>"
@@ -41,6 +49,11 @@ RULE_FEATURE_NAMES: Final = (
 _RULE_SUM_SCALE: Final = 3.0
 _SIGNAL_COUNT_SCALE: Final = 2.0
 _DROPPED_PUNCTUATION: Final = frozenset([",", ";"])
+CHAR_NGRAM_SIZES: Final = (3, 4, 5)
+# Word boundaries are part of a character n-gram (" del", "yed "), as in scikit-learn's char_wb.
+_WORD_BOUNDARY: Final = " "
+# Distinct words whose known character n-grams are remembered; beyond it, recomputed.
+_WORD_CACHE_SIZE: Final = 50_000
 
 
 class ModelFileError(ValueError):
@@ -69,6 +82,24 @@ def ngram_terms(tokens: Sequence[str]) -> list[str]:
     return terms
 
 
+def _word_char_ngrams(word: str) -> list[str]:
+    padded = f"{_WORD_BOUNDARY}{word}{_WORD_BOUNDARY}"
+    length = len(padded)
+    grams: list[str] = []
+    for size in CHAR_NGRAM_SIZES:
+        if length <= size:
+            grams.append(padded)
+            break
+        grams.extend(padded[start : start + size] for start in range(length - size + 1))
+    return grams
+
+
+def char_ngram_terms(tokens: Sequence[str]) -> list[str]:
+    """Character 3- to 5-grams of each word token padded with a space each side; words shorter
+    than an n-gram size count once, whole."""
+    return [gram for token in tokens if token[0].isalpha() for gram in _word_char_ngrams(token)]
+
+
 def rule_features(analysis: TextAnalysis) -> list[float]:
     """The rules' reading of a text, in the order of `RULE_FEATURE_NAMES`."""
     label = analysis.sentiment.label
@@ -86,39 +117,87 @@ def rule_features(analysis: TextAnalysis) -> list[float]:
     ]
 
 
+TermTable = Mapping[str, tuple[float, tuple[float, ...]]]
+
+
+def _add_block_logits(logits: list[float], terms: Sequence[str], table: TermTable) -> None:
+    """Add one TF-IDF block's contribution to `logits`, with sublinear tf and l2 normalisation as
+    TfidfVectorizer(sublinear_tf=True) computes them."""
+    counts: dict[str, int] = {}
+    for term in terms:
+        if term in table:
+            counts[term] = counts.get(term, 0) + 1
+    if not counts:
+        return
+    sums = [0.0] * len(logits)
+    norm_squared = 0.0
+    for term, count in counts.items():
+        idf, idf_weights = table[term]
+        tf = 1.0 + math.log(count) if count > 1 else 1.0
+        norm_squared += (tf * idf) ** 2
+        for class_index, weight in enumerate(idf_weights):
+            sums[class_index] += tf * weight
+    norm = math.sqrt(norm_squared) or 1.0
+    for class_index, total in enumerate(sums):
+        logits[class_index] += total / norm
+
+
+class CharNgramBlock:
+    """The character n-gram block: about ten times as many terms per text as the word block,
+    so it is scored with numpy, and each word's known n-grams are looked up once and remembered
+    (feedback repeats its words)."""
+
+    def __init__(self, terms: Sequence[str], idf: Sequence[float], weights: Sequence[Sequence[float]]) -> None:
+        """`weights` holds one row per class with one weight per term."""
+        self._columns = {term: column for column, term in enumerate(terms)}
+        self._idf: npt.NDArray[np.float64] = np.asarray(idf, dtype=np.float64)
+        # (terms, classes), idf folded in as for the word block
+        self._idf_weights: npt.NDArray[np.float64] = np.asarray(weights, dtype=np.float64).T * self._idf[:, None]
+        self._word_columns: dict[str, npt.NDArray[np.intp]] = {}
+
+    def _columns_of(self, word: str) -> npt.NDArray[np.intp]:
+        cached = self._word_columns.get(word)
+        if cached is None:
+            columns = self._columns
+            cached = np.asarray([columns[gram] for gram in _word_char_ngrams(word) if gram in columns], dtype=np.intp)
+            if len(self._word_columns) < _WORD_CACHE_SIZE:
+                self._word_columns[word] = cached
+        return cached
+
+    def add_logits(self, logits: list[float], tokens: Sequence[str]) -> None:
+        """As `_add_block_logits`, for the character n-grams of the word tokens."""
+        parts = [self._columns_of(token) for token in tokens if token[0].isalpha()]
+        if not parts:
+            return
+        columns, counts = np.unique(np.concatenate(parts), return_counts=True)
+        if not columns.size:
+            return
+        tf = 1.0 + np.log(counts)
+        norm = float(np.sqrt(np.sum((tf * self._idf[columns]) ** 2))) or 1.0
+        for class_index, total in enumerate((tf @ self._idf_weights[columns]).tolist()):
+            logits[class_index] += total / norm
+
+
 @dataclass(frozen=True, slots=True)
 class CalibrationModel:
     """The numbers of a fitted model, arranged for scoring one text at a time.
 
-    `term_weights[term]` is (idf, idf x weight per class): with the idf folded in, a text's
-    logits need one pass over its terms and one division by the TF-IDF norm at the end.
+    `term_weights[term]` is (idf, idf x weight per class): with the idf folded in, the word
+    block's logits need one pass over its terms and one division by its TF-IDF norm at the end.
+    Version 1 models have no `char_block`.
     """
 
     classes: tuple[SentimentLabel, ...]
-    term_weights: Mapping[str, tuple[float, tuple[float, ...]]]
+    term_weights: TermTable
     rule_weights: tuple[tuple[float, ...], ...]
     intercepts: tuple[float, ...]
+    char_block: CharNgramBlock | None = None
 
     def probabilities(self, analysis: TextAnalysis) -> list[float]:
-        table = self.term_weights
-        counts: dict[str, int] = {}
-        for term in ngram_terms(analysis.tokens):
-            if term in table:
-                counts[term] = counts.get(term, 0) + 1
         logits = list(self.intercepts)
-        if counts:
-            # sublinear tf and l2 normalisation, as TfidfVectorizer(sublinear_tf=True) computes them
-            sums = [0.0] * len(logits)
-            norm_squared = 0.0
-            for term, count in counts.items():
-                idf, idf_weights = table[term]
-                tf = 1.0 + math.log(count) if count > 1 else 1.0
-                norm_squared += (tf * idf) ** 2
-                for class_index, weight in enumerate(idf_weights):
-                    sums[class_index] += tf * weight
-            norm = math.sqrt(norm_squared) or 1.0
-            for class_index, total in enumerate(sums):
-                logits[class_index] += total / norm
+        _add_block_logits(logits, ngram_terms(analysis.tokens), self.term_weights)
+        if self.char_block is not None:
+            self.char_block.add_logits(logits, analysis.tokens)
         for feature, class_weights in zip(rule_features(analysis), self.rule_weights, strict=True):
             if feature:
                 for class_index, weight in enumerate(class_weights):
@@ -140,13 +219,29 @@ def _as_float_list(value: object, length: int, what: str) -> list[float]:
     return numbers
 
 
+def _term_rows(
+    document: dict[str, object], terms_key: str, idf_key: str, weights_key: str, classes: int
+) -> tuple[list[str], list[float], list[list[float]]]:
+    terms = document.get(terms_key)
+    if not isinstance(terms, list) or not all(isinstance(term, str) for term in terms):
+        raise ModelFileError(f"{terms_key}: expected a list of strings")
+    if len(set(terms)) != len(terms):
+        raise ModelFileError(f"{terms_key}: every term must appear once")
+    idf = _as_float_list(document.get(idf_key), len(terms), idf_key)
+    rows = document.get(weights_key)
+    if not isinstance(rows, list) or len(rows) != classes:
+        raise ModelFileError(f"{weights_key}: expected one row per class")
+    return terms, idf, [_as_float_list(row, len(terms), f"{weights_key} row") for row in rows]
+
+
 def parse_model(document: object) -> CalibrationModel:
     """Validate a decoded model file and turn it into scoring tables."""
     if not isinstance(document, dict):
         raise ModelFileError("a sentiment model file holds a JSON object")
-    if document.get("format") != MODEL_FORMAT or document.get("format_version") != MODEL_FORMAT_VERSION:
+    format_version = document.get("format_version")
+    if document.get("format") != MODEL_FORMAT or format_version not in _READABLE_FORMAT_VERSIONS:
         raise ModelFileError(
-            f"not a {MODEL_FORMAT} v{MODEL_FORMAT_VERSION} file "
+            f"not a {MODEL_FORMAT} v1 or v{MODEL_FORMAT_VERSION} file "
             f"(format={document.get('format')!r}, version={document.get('format_version')!r})"
         )
     if document.get("rules_version") != RULES_MODEL_VERSION:
@@ -167,27 +262,23 @@ def parse_model(document: object) -> CalibrationModel:
     classes: tuple[SentimentLabel, ...] = tuple(label for label in POLAR_LABELS if label in raw_classes)
     if list(classes) != raw_classes:
         raise ModelFileError(f"classes must be listed in the order {', '.join(POLAR_LABELS)}")
-    terms = document.get("terms")
-    if not isinstance(terms, list) or not all(isinstance(term, str) for term in terms):
-        raise ModelFileError("terms: expected a list of strings")
-    if len(set(terms)) != len(terms):
-        raise ModelFileError("terms: every term must appear once")
-    idf = _as_float_list(document.get("idf"), len(terms), "idf")
-    term_rows = document.get("term_weights")
-    rule_rows = document.get("rule_weights")
-    if not isinstance(term_rows, list) or len(term_rows) != len(classes):
-        raise ModelFileError("term_weights: expected one row per class")
-    if not isinstance(rule_rows, list) or len(rule_rows) != len(classes):
-        raise ModelFileError("rule_weights: expected one row per class")
-    term_matrix = [_as_float_list(row, len(terms), "term_weights row") for row in term_rows]
-    rule_matrix = [_as_float_list(row, len(RULE_FEATURE_NAMES), "rule_weights row") for row in rule_rows]
-    intercepts = _as_float_list(document.get("intercepts"), len(classes), "intercepts")
+    terms, idf, term_matrix = _term_rows(document, "terms", "idf", "term_weights", len(classes))
     term_weights = {
         term: (idf[column], tuple(idf[column] * row[column] for row in term_matrix))
         for column, term in enumerate(terms)
     }
+    char_block = (
+        CharNgramBlock(*_term_rows(document, "char_terms", "char_idf", "char_term_weights", len(classes)))
+        if format_version == MODEL_FORMAT_VERSION
+        else None
+    )
+    rule_rows = document.get("rule_weights")
+    if not isinstance(rule_rows, list) or len(rule_rows) != len(classes):
+        raise ModelFileError("rule_weights: expected one row per class")
+    rule_matrix = [_as_float_list(row, len(RULE_FEATURE_NAMES), "rule_weights row") for row in rule_rows]
+    intercepts = _as_float_list(document.get("intercepts"), len(classes), "intercepts")
     rule_weights = tuple(tuple(row[feature] for row in rule_matrix) for feature in range(len(RULE_FEATURE_NAMES)))
-    return CalibrationModel(classes, term_weights, rule_weights, tuple(intercepts))
+    return CalibrationModel(classes, term_weights, rule_weights, tuple(intercepts), char_block)
 
 
 class CalibratedScorer:
