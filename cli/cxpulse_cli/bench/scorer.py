@@ -474,13 +474,14 @@ def scored_lags(kafka: KafkaSettings, id_prefix: str, *, received_from: datetime
         while remaining:
             if time.monotonic() > deadline:
                 raise BenchFailed(f"reading {topics.SCORED} did not reach its end in {CATCH_UP_TIMEOUT_S:g} s")
-            for partition, records in consumer.poll(timeout_ms=500, max_records=5000).items():
+            for records in consumer.poll(timeout_ms=500, max_records=5000).values():
                 for record in records:
                     lag = lag_ms(record.value, id_prefix, received_from=received_from)
                     if lag is not None:
                         lags.append(lag)
-                if consumer.position(partition) >= remaining.get(partition, 0):
-                    remaining.pop(partition, None)
+            # Every partition, not only those that brought records: a fetch that holds only a
+            # transaction's commit marker moves the position past it and returns nothing.
+            remaining = {partition: end for partition, end in remaining.items() if consumer.position(partition) < end}
         return lags
     finally:
         consumer.close()

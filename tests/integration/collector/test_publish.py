@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import time
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -139,3 +140,24 @@ def test_broker_paused_gives_503_without_a_claim_and_the_retry_is_accepted_after
     assert status == 202
     assert answer["accepted"] == 1
     assert len(copies_on_topic(broker, answer["event_ids"][0], feedback_start)) >= 1  # type: ignore[index]
+
+
+def test_one_brands_events_stay_in_acceptance_order_on_one_partition(
+    collector: TestClient, webhook_secret: str, broker: ManagedProcess, feedback_start: dict[int, int]
+) -> None:
+    brand = f"ordered-{uuid.uuid4().hex[:8]}"
+    sent = [survey(brand=brand, score=n % 11) for n in range(12)]
+    for payload in sent[:4]:
+        assert post(collector, webhook_secret, payload)[0] == 202
+    assert post(collector, webhook_secret, sent[4:])[0] == 202
+    expected = [str(event_id_for(source="surveytool", brand=brand, source_id=p["response_id"])) for p in sent]
+    records = read_topic(
+        broker.address,
+        topics.FEEDBACK,
+        since=feedback_start,
+        until=lambda found: sum(record.key == brand.encode() for record in found) >= len(sent),
+        timeout_s=10,
+    )
+    ours = sorted((record for record in records if record.key == brand.encode()), key=lambda r: r.offset)
+    assert {record.partition for record in ours} == {ours[0].partition}
+    assert [dict(record.headers)["ce_id"].decode() for record in ours] == expected
