@@ -17,7 +17,6 @@ import asyncio
 import math
 import os
 import resource
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,9 +25,9 @@ from statistics import mean
 from urllib.parse import urlencode, urlsplit
 
 from cxpulse_cli.bench.collector import own_servers_only
-from cxpulse_cli.bench.loadgen import HttpConnection, ProtocolError, Signer, SurveyFactory, percentile
+from cxpulse_cli.bench.loadgen import IdleConnections, ProtocolError, Signer, SurveyFactory, percentile
 from cxpulse_cli.bench.results import Row, SectionReport, in_scratch_dir
-from cxpulse_cli.bench.scorer import IDLE_CONNECTION_MAX_S, BenchFailed
+from cxpulse_cli.bench.scorer import BenchFailed
 from cxpulse_cli.localstack import running_stack
 from cxpulse_cli.webhook_client import encode
 
@@ -94,7 +93,7 @@ class OpenLoopClient:
         self._target = f"/v1/surveys?{urlencode({'channel': CHANNEL})}"
         self._signer = Signer(secret)
         self._factory = SurveyFactory()
-        self._idle: list[tuple[HttpConnection, float]] = []
+        self._idle = IdleConnections(self._host, self._port)
 
     async def step(self, rate_per_s: float, *, measured_s: float) -> Step:
         """Offers `rate_per_s` for the settle time plus `measured_s`; measures the requests due in the latter."""
@@ -140,28 +139,16 @@ class OpenLoopClient:
         )
 
     def close(self) -> None:
-        for connection, _ in self._idle:
-            connection.close()
-        self._idle.clear()
-
-    def _connection(self) -> HttpConnection:
-        now = time.monotonic()
-        while self._idle:
-            connection, last_used = self._idle.pop()
-            # Well under uvicorn's 5 s keep-alive: a connection the server may be closing is not reused.
-            if now - last_used < IDLE_CONNECTION_MAX_S:
-                return connection
-            connection.close()
-        return HttpConnection(self._host, self._port)
+        self._idle.close_all()
 
     async def _post(self, due: float, outcomes: tuple[list[float], Counter[str]] | None) -> None:
         """Posts one new event; records its latency from `due`, or its failure, in `outcomes` if given."""
-        connection = self._connection()
+        connection = self._idle.take()
         body = encode(self._factory.next_survey())
         failure: str | None = None
         try:
             status = await connection.post(self._target, body, self._signer.headers(body))
-            self._idle.append((connection, time.monotonic()))
+            self._idle.give_back(connection)
             if status != 202:
                 failure = f"HTTP {status}"
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ProtocolError) as error:

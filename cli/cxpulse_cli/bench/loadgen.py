@@ -181,6 +181,36 @@ class HttpConnection:
         self._reader = self._writer = None
 
 
+# Well under uvicorn's 5 s keep-alive: a connection the server may be closing is not reused.
+IDLE_CONNECTION_MAX_S = 2.0
+
+
+class IdleConnections:
+    """Keep-alive connections for an open-loop client: reused while fresh, closed once stale."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._host = host
+        self._port = port
+        self._idle: list[tuple[HttpConnection, float]] = []
+
+    def take(self) -> HttpConnection:
+        now = time.monotonic()
+        while self._idle:
+            connection, last_used = self._idle.pop()
+            if now - last_used < IDLE_CONNECTION_MAX_S:
+                return connection
+            connection.close()
+        return HttpConnection(self._host, self._port)
+
+    def give_back(self, connection: HttpConnection) -> None:
+        self._idle.append((connection, time.monotonic()))
+
+    def close_all(self) -> None:
+        for connection, _ in self._idle:
+            connection.close()
+        self._idle.clear()
+
+
 def _parse_response_head(head: bytes) -> tuple[int, int, bool]:
     status_line, *header_lines = head.rstrip(b"\r\n").split(b"\r\n")
     status = int(status_line.split(b" ", 2)[1])

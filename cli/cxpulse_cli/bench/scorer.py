@@ -38,7 +38,7 @@ import httpx
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from cxpulse_cli.bench.collector import own_servers_only
-from cxpulse_cli.bench.loadgen import HttpConnection, ProtocolError, Signer, SurveyFactory, percentile
+from cxpulse_cli.bench.loadgen import IdleConnections, ProtocolError, Signer, SurveyFactory, percentile
 from cxpulse_cli.bench.results import Row, SectionReport, in_scratch_dir
 from cxpulse_cli.localstack import ManagedProcess, Stack, running_stack, service_environment, start_service
 from cxpulse_cli.simulate import simulate
@@ -72,7 +72,6 @@ METRICS_POLL_S = 0.1
 THROUGHPUT_TIMEOUT_S = 300.0
 CATCH_UP_TIMEOUT_S = 120.0
 # Well under uvicorn's 5 s keep-alive: a connection the server may be closing is not reused.
-IDLE_CONNECTION_MAX_S = 2.0
 SCORED_COUNTER = re.compile(r'^cx_scorer_events_total\{outcome="scored"\}\s+([0-9.eE+]+)\s*$', re.MULTILINE)
 
 ROWS = [
@@ -380,7 +379,7 @@ class PacedFeeder:
             self.stop()
 
     async def _feed(self) -> None:
-        idle: list[tuple[HttpConnection, float]] = []
+        idle = IdleConnections(self._host, self._port)
         in_flight: set[asyncio.Task[None]] = set()
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -395,26 +394,17 @@ class PacedFeeder:
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
         await asyncio.gather(*in_flight)
-        for connection, _ in idle:
-            connection.close()
+        idle.close_all()
 
-    async def _post_batch(self, idle: list[tuple[HttpConnection, float]]) -> None:
-        now = time.monotonic()
-        connection: HttpConnection | None = None
-        while idle and connection is None:
-            candidate, last_used = idle.pop()
-            if now - last_used < IDLE_CONNECTION_MAX_S:
-                connection = candidate
-            else:
-                candidate.close()
-        connection = connection or HttpConnection(self._host, self._port)
+    async def _post_batch(self, idle: IdleConnections) -> None:
+        connection = idle.take()
         body = encode(self._factory.surveys(self._events_per_batch))
         try:
             status = await connection.post(self._target, body, self._signer.headers(body))
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ProtocolError) as error:
             self._state.failures[type(error).__name__] += 1
             return
-        idle.append((connection, time.monotonic()))
+        idle.give_back(connection)
         if status == 202:
             self._state.accepted_events += self._events_per_batch
         else:

@@ -36,9 +36,9 @@ from pydantic import SecretStr
 
 from cxpulse_alerts.worker import GROUP as ALERTS_GROUP
 from cxpulse_cli.bench.collector import own_servers_only
-from cxpulse_cli.bench.loadgen import HttpConnection, ProtocolError, Signer, percentile
+from cxpulse_cli.bench.loadgen import IdleConnections, ProtocolError, Signer, percentile
 from cxpulse_cli.bench.results import Row, SectionReport, in_scratch_dir
-from cxpulse_cli.bench.scorer import IDLE_CONNECTION_MAX_S, BenchFailed
+from cxpulse_cli.bench.scorer import BenchFailed
 from cxpulse_cli.localstack import Stack, running_stack
 from cxpulse_cli.simulate import simulate
 from cxpulse_cli.webhook_client import encode
@@ -188,7 +188,7 @@ class SoakFeeder:
         self._events_per_batch = events_per_batch
         self._period_s = events_per_batch / events_per_s
         self._stopping = threading.Event()
-        self._idle: list[tuple[HttpConnection, float]] = []
+        self._idle = IdleConnections(self._host, self._port)
         self.totals = FeedTotals()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._feed()), name="soak-feeder", daemon=True)
 
@@ -226,24 +226,14 @@ class SoakFeeder:
             task.add_done_callback(in_flight.discard)
         self.totals.stopped_at = time.monotonic()
         await asyncio.gather(*in_flight)
-        for connection, _ in self._idle:
-            connection.close()
-
-    def _connection(self) -> HttpConnection:
-        now = time.monotonic()
-        while self._idle:
-            connection, last_used = self._idle.pop()
-            if now - last_used < IDLE_CONNECTION_MAX_S:
-                return connection
-            connection.close()
-        return HttpConnection(self._host, self._port)
+        self._idle.close_all()
 
     async def _post_batch(self, due_s: float) -> None:
         kind, batch = self._events.next_batch(self._events_per_batch)
         body = encode(batch)
         target = f"/v1/{kind}s?{urlencode({'channel': CHANNEL})}"
         self.totals.batches_sent += 1
-        connection = self._connection()
+        connection = self._idle.take()
         sent_at = time.perf_counter()
         try:
             status, answer_body = await asyncio.wait_for(
@@ -252,7 +242,7 @@ class SoakFeeder:
         except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ProtocolError) as error:
             self.totals.failures[type(error).__name__] += 1
             return
-        self._idle.append((connection, time.monotonic()))
+        self._idle.give_back(connection)
         self.totals.latencies_s.append(time.perf_counter() - sent_at)
         if status != 202:
             self.totals.failures[f"HTTP {status}"] += 1

@@ -22,7 +22,7 @@ from cxpulse_alerts.domain.incidents import (
     Silence,
     erase_author,
 )
-from cxpulse_scorer.domain.erasure import MAX_CUSTOMER_CHARS, parse_author, validated_customer
+from cxpulse_contracts.erasure import MAX_CUSTOMER_CHARS, parse_author, validated_customer
 from cxpulse_shared.auth import Caller, TokenAuthority
 from cxpulse_shared.problem import Problem, problem_responses
 
@@ -204,8 +204,7 @@ async def list_silences(state: Runtime, _: Authenticated) -> dict[str, Any]:
 async def audit_log(
     state: Runtime, who: Authenticated, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> dict[str, Any]:
-    if not who.is_operator:
-        raise Problem(403, "operators-only", "Operators only", "the audit log needs the operator token")
+    who.require_operator("the audit log")
     return {"entries": await asyncio.to_thread(state.store.audit_log, limit)}
 
 
@@ -242,8 +241,7 @@ async def erase_customer(
     who: Authenticated,
     customer_id: Annotated[str, Path(min_length=1, max_length=MAX_CUSTOMER_CHARS)],
 ) -> dict[str, Any]:
-    if not who.is_operator:
-        raise Problem(403, "operators-only", "Operators only", "erasure needs the operator token")
+    who.require_operator("erasure")
     try:
         author = parse_author(validated_customer(customer_id))
     except ValueError as error:

@@ -10,10 +10,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import AwareDatetime, Field
 
+from cxpulse_contracts.erasure import MAX_CUSTOMER_CHARS, PseudonymisationKeyMissing, erasure_target
 from cxpulse_scorer.adapters.aggregates import RedisAggregates
 from cxpulse_scorer.brands import Brand, BrandCatalog
 from cxpulse_scorer.domain.drivers import key_drivers
-from cxpulse_scorer.domain.erasure import MAX_CUSTOMER_CHARS, PseudonymisationKeyMissing, erasure_target
 from cxpulse_scorer.domain.pnl import Period, period_days, pnl_lines
 from cxpulse_scorer.domain.satisfaction import ALL_STAGES, WINDOWS, SatisfactionCounts, figures
 from cxpulse_shared.auth import Caller, TokenAuthority
@@ -223,8 +223,7 @@ async def erase_customer(
     who: Authenticated,
     customer_id: Annotated[str, Path(min_length=1, max_length=MAX_CUSTOMER_CHARS)],
 ) -> dict[str, Any]:
-    if not who.is_operator:
-        raise Problem(403, "operators-only", "Operators only", "erasure needs the operator token")
+    who.require_operator("erasure")
     try:
         target = erasure_target(customer_id, pseudonymisation_key=state.pseudonymisation_key)
     except PseudonymisationKeyMissing as error:

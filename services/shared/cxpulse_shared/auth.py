@@ -21,6 +21,11 @@ class Caller:
     def is_operator(self) -> bool:
         return self.team == OPERATOR
 
+    def require_operator(self, needs: str) -> None:
+        """403 problem+json unless this is the operator token; `needs` names what asked for it."""
+        if not self.is_operator:
+            raise Problem(403, "operators-only", "Operators only", f"{needs} needs the operator token")
+
 
 class TokenAuthority:
     def __init__(self, settings: ApiAuthSettings) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from cxpulse_collector.domain.ingest import to_event
 from cxpulse_contracts import SurveyResponse, SurveySubmission
-from cxpulse_scorer.domain.erasure import PseudonymisationKeyMissing, erasure_target, parse_author
+from cxpulse_contracts.erasure import PseudonymisationKeyMissing, erasure_target, parse_author
 
 KEY = b"unit-test-pseudonymisation-key"
 

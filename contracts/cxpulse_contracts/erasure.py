@@ -1,4 +1,4 @@
-"""Which stored identifiers stand for the customer an erasure request names.
+"""Which stored identifiers stand for the customer an erasure request names (scorer and alerts alike).
 
 A request names a customer the way the outside world knows them: the survey tool's customer id
 (stored only as its keyed pseudonym, made with the collector's key), an author as
