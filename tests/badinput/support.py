@@ -20,7 +20,6 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kafka import KafkaConsumer, TopicPartition
-from kafka.structs import OffsetAndMetadata
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.python import asgi
@@ -147,20 +146,6 @@ def use_database(redis_url: str, database: int) -> Iterator[str]:
     finally:
         client.flushdb()
         client.close()
-
-
-def start_group_at_end(bootstrap_servers: str, group_id: str, topic: str) -> None:
-    """A fresh consumer group starts at the topic's end, so a service under test does not
-    re-process the whole session's history first."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap_servers.split(","), group_id=group_id, enable_auto_commit=False
-    )
-    try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
-        ends = consumer.end_offsets(partitions)
-        consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in ends.items()})
-    finally:
-        consumer.close()
 
 
 class TopicWatch:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +19,14 @@ from pydantic import SecretStr
 
 from cxpulse_alerts.adapters.store import RedisAlertStore
 from cxpulse_alerts.app import AlertsSettings, create_app
-from cxpulse_alerts.domain.incidents import Incident, Routing, Signal
+from cxpulse_alerts.domain.incidents import Incident
 from cxpulse_cli.localstack import ManagedProcess
 from cxpulse_contracts import topics
 from cxpulse_shared.problem import PROBLEM_MEDIA_TYPE
 from cxpulse_shared.settings import ApiAuthSettings, KafkaSettings, RedisSettings
-from tests.badinput.support import CHECKS, FuzzReport, fuzz, serving, start_group_at_end, use_database
+from tests.badinput.support import CHECKS, FuzzReport, fuzz, serving, use_database
+from tests.support.alerts import care_ownership_file, stored_incident
+from tests.support.scorer_fault import start_group_at_end
 
 pytestmark = pytest.mark.integration
 OPERATOR, CARE = "badinput-alerts-operator-token-0123", "badinput-alerts-care-token-0123"
@@ -33,24 +34,7 @@ ALERTS_DATABASE = 13
 
 
 def open_incident(store: RedisAlertStore) -> Incident:
-    now = datetime.now(UTC)
-    brand = f"fuzz-{uuid.uuid4().hex[:8]}"
-    signal = Signal(detector="volume_spike", brand=brand, score=0.8, at=now)
-    return store.save(
-        Incident(
-            id=f"inc-{brand}",
-            brand=brand,
-            fingerprint=f"{brand}:crisis",
-            status="open",
-            severity=3,
-            crisis_risk=0.8,
-            opened_at=now,
-            updated_at=now,
-            last_signal_at=now,
-            signals={signal.key: signal},
-            routing=Routing(teams=("care",), receivers=("care-log",)),
-        )
-    )
+    return stored_incident(store, brand_prefix="fuzz")
 
 
 def body_unreadable(problem: dict[str, Any]) -> bool:
@@ -64,18 +48,9 @@ def body_unreadable(problem: dict[str, Any]) -> bool:
 def alerts_schema(
     tmp_path: Path, broker: ManagedProcess, redis_server: ManagedProcess
 ) -> Iterator[tuple[schemathesis.BaseSchema, Incident]]:
-    ownership = tmp_path / "ownership.yaml"
-    ownership.write_text(
-        f"""
-receivers:
-  - {{name: care-log, type: log, path: "{tmp_path}/care.ndjson"}}
-teams:
-  - {{name: care, receivers: [care-log]}}
-route: {{team: care}}
-"""
-    )
+    ownership = care_ownership_file(tmp_path)
     group_id = f"cx-alerts-badinput-{uuid.uuid4().hex[:8]}"
-    start_group_at_end(broker.address, group_id, topics.SCORED)
+    start_group_at_end(KafkaSettings(bootstrap_servers=broker.address), group_id, topics.SCORED)
     with use_database(redis_server.address, ALERTS_DATABASE) as redis_url:
         incident = open_incident(RedisAlertStore(redis.Redis.from_url(redis_url)))
         app = create_app(

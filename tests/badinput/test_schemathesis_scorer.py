@@ -20,7 +20,8 @@ from cxpulse_contracts import topics
 from cxpulse_scorer.app import ScorerSettings, create_app
 from cxpulse_shared.problem import PROBLEM_MEDIA_TYPE
 from cxpulse_shared.settings import ApiAuthSettings, KafkaSettings, RedisSettings
-from tests.badinput.support import CHECKS, fuzz, serving, start_group_at_end, use_database
+from tests.badinput.support import CHECKS, fuzz, serving, use_database
+from tests.support.scorer_fault import start_group_at_end
 
 pytestmark = pytest.mark.integration
 TOKEN = "badinput-scorer-operator-token-0123456789"
@@ -35,7 +36,7 @@ CONFIGURED_BRAND = "acme-air"
 @pytest.fixture
 def scorer_schema(broker: ManagedProcess, redis_server: ManagedProcess) -> Iterator[schemathesis.BaseSchema]:
     group_id = f"cx-scorer-badinput-{uuid.uuid4().hex[:8]}"
-    start_group_at_end(broker.address, group_id, topics.FEEDBACK)
+    start_group_at_end(KafkaSettings(bootstrap_servers=broker.address), group_id, topics.FEEDBACK)
     with use_database(redis_server.address, SCORER_DATABASE) as redis_url:
         app = create_app(
             ScorerSettings(

@@ -16,13 +16,14 @@ from pydantic import SecretStr
 from cxpulse_alerts.adapters.store import RedisAlertStore, incident_key
 from cxpulse_alerts.app import AlertsSettings
 from cxpulse_alerts.app import create_app as create_alerts_app
-from cxpulse_alerts.domain.incidents import Incident, Routing, SampleMention, Signal
+from cxpulse_alerts.domain.incidents import Incident, SampleMention, Signal
 from cxpulse_collector.domain.ingest import to_event
 from cxpulse_contracts import MentionSubmission, SurveySubmission
 from cxpulse_scorer.adapters.aggregates import RedisAggregates, customers_key
 from cxpulse_scorer.app import ScorerSettings, load_scoring
 from cxpulse_scorer.app import create_app as create_scorer_app
 from cxpulse_shared.settings import ApiAuthSettings, KafkaSettings, RedisSettings
+from tests.support.alerts import care_ownership_file, incident_brand, stored_incident
 
 pytestmark = pytest.mark.integration
 OPERATOR, CARE = "erasure-operator-token-0123456789", "erasure-care-token-0123456789"
@@ -173,16 +174,7 @@ def store(redis_settings: RedisSettings) -> RedisAlertStore:
 
 @pytest.fixture
 def alerts_api(tmp_path: Path, kafka_settings: KafkaSettings, redis_settings: RedisSettings) -> Iterator[TestClient]:
-    ownership = tmp_path / "ownership.yaml"
-    ownership.write_text(
-        f"""
-receivers:
-  - {{name: care-log, type: log, path: "{tmp_path}/care.ndjson"}}
-teams:
-  - {{name: care, receivers: [care-log]}}
-route: {{team: care}}
-"""
-    )
+    ownership = care_ownership_file(tmp_path)
     app = create_alerts_app(
         AlertsSettings(ownership_file=ownership, group_id=f"cx-alerts-erasure-{uuid.uuid4().hex[:8]}"),
         kafka=kafka_settings,
@@ -196,31 +188,23 @@ route: {{team: care}}
 
 def incident_naming(store: RedisAlertStore, handle: str) -> Incident:
     now = datetime.now(UTC)
-    brand = f"erase-{uuid.uuid4().hex[:8]}"
+    brand = incident_brand("erase")
     post = f"https://x.com/{handle}/status/1"
     signals = [
         Signal("influencer_detractor", brand, 0.8, now, details={"url": post, "author": handle}),
         Signal("viral_complaint", brand, 0.7, now, details={"url": post}),
         Signal("volume_spike", brand, 0.9, now, details={"z": 4.1}),
     ]
-    return store.save(
-        Incident(
-            id=f"inc-{brand}",
-            brand=brand,
-            fingerprint=f"{brand}:crisis",
-            status="open",
-            severity=4,
-            crisis_risk=0.9,
-            opened_at=now,
-            updated_at=now,
-            last_signal_at=now,
-            signals={signal.key: signal for signal in signals},
-            routing=Routing(teams=("care",), receivers=("care-log",)),
-            samples=(
-                SampleMention("lost my bag again", post, handle, 250_000),
-                SampleMention("refund still missing", "https://x.com/bob/status/2", "bob", 900),
-            ),
-        )
+    return stored_incident(
+        store,
+        brand_prefix="erase",
+        signals=signals,
+        severity=4,
+        crisis_risk=0.9,
+        samples=(
+            SampleMention("lost my bag again", post, handle, 250_000),
+            SampleMention("refund still missing", "https://x.com/bob/status/2", "bob", 900),
+        ),
     )
 
 

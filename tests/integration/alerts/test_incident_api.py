@@ -16,8 +16,9 @@ from pydantic import SecretStr
 
 from cxpulse_alerts.adapters.store import ACTIVE_BRANDS, RedisAlertStore
 from cxpulse_alerts.app import AlertsSettings, create_app
-from cxpulse_alerts.domain.incidents import Incident, Routing, Signal
+from cxpulse_alerts.domain.incidents import Incident
 from cxpulse_shared.settings import ApiAuthSettings, KafkaSettings, RedisSettings
+from tests.support.alerts import care_ownership_file, stored_incident
 
 pytestmark = pytest.mark.integration
 OPERATOR, CARE, PR = "operator-token-0123456789", "care-token-0123456789", "pr-token-0123456789"
@@ -34,17 +35,7 @@ def store(redis_settings: RedisSettings) -> RedisAlertStore:
 
 @pytest.fixture
 def api(tmp_path: Path, kafka_settings: KafkaSettings, redis_settings: RedisSettings) -> Iterator[TestClient]:
-    ownership = tmp_path / "ownership.yaml"
-    ownership.write_text(
-        f"""
-receivers:
-  - {{name: care-log, type: log, path: "{tmp_path}/care.ndjson"}}
-teams:
-  - {{name: care, receivers: [care-log]}}
-  - {{name: pr, receivers: [care-log]}}
-route: {{team: care}}
-"""
-    )
+    ownership = care_ownership_file(tmp_path, teams=("care", "pr"))
     app = create_app(
         AlertsSettings(ownership_file=ownership, group_id=f"cx-alerts-api-{uuid.uuid4().hex[:8]}"),
         kafka=kafka_settings,
@@ -57,23 +48,7 @@ route: {{team: care}}
 
 
 def care_incident(store: RedisAlertStore) -> Incident:
-    now = datetime.now(UTC)
-    brand = f"api-{uuid.uuid4().hex[:8]}"
-    signal = Signal(detector="volume_spike", brand=brand, score=0.8, at=now)
-    incident = Incident(
-        id=f"inc-{brand}",
-        brand=brand,
-        fingerprint=f"{brand}:crisis",
-        status="open",
-        severity=3,
-        crisis_risk=0.8,
-        opened_at=now,
-        updated_at=now,
-        last_signal_at=now,
-        signals={signal.key: signal},
-        routing=Routing(teams=("care",), receivers=("care-log",)),
-    )
-    return store.save(incident)
+    return stored_incident(store, brand_prefix="api")
 
 
 def test_tokens_scope_what_a_team_sees_and_does(api: TestClient, store: RedisAlertStore) -> None:
