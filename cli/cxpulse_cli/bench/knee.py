@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import mean
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from cxpulse_cli.bench.collector import own_servers_only
 from cxpulse_cli.bench.loadgen import IdleConnections, ProtocolError, Signer, SurveyFactory, percentile
@@ -86,14 +86,10 @@ class OpenLoopClient:
     """Signed single-event POSTs sent on a schedule over a pool of keep-alive connections."""
 
     def __init__(self, base_url: str, secret: str) -> None:
-        address = urlsplit(base_url)
-        if address.hostname is None or address.port is None:
-            raise ValueError(f"expected http://host:port, got {base_url!r}")
-        self._host, self._port = address.hostname, address.port
+        self._idle = IdleConnections.for_base_url(base_url)
         self._target = f"/v1/surveys?{urlencode({'channel': CHANNEL})}"
         self._signer = Signer(secret)
         self._factory = SurveyFactory()
-        self._idle = IdleConnections(self._host, self._port)
 
     async def step(self, rate_per_s: float, *, measured_s: float) -> Step:
         """Offers `rate_per_s` for the settle time plus `measured_s`; measures the requests due in the latter."""

@@ -193,6 +193,13 @@ class IdleConnections:
         self._port = port
         self._idle: list[tuple[HttpConnection, float]] = []
 
+    @classmethod
+    def for_base_url(cls, base_url: str) -> IdleConnections:
+        address = urlsplit(base_url)
+        if address.hostname is None or address.port is None:
+            raise ValueError(f"expected http://host:port, got {base_url!r}")
+        return cls(address.hostname, address.port)
+
     def take(self) -> HttpConnection:
         now = time.monotonic()
         while self._idle:

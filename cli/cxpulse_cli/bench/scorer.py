@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from statistics import mean
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import httpx
 from kafka.structs import OffsetAndMetadata, TopicPartition
@@ -337,10 +337,7 @@ class PacedFeeder:
         channel: str = CHANNEL,
         max_in_flight: int = 16,
     ) -> None:
-        address = urlsplit(base_url)
-        if address.hostname is None or address.port is None:
-            raise ValueError(f"expected http://host:port, got {base_url!r}")
-        self._host, self._port = address.hostname, address.port
+        self._idle = IdleConnections.for_base_url(base_url)
         self._target = f"/v1/surveys?{urlencode({'channel': channel})}"
         self._signer = Signer(secret)
         self._run_tag = uuid.uuid4().hex[:12]
@@ -379,7 +376,7 @@ class PacedFeeder:
             self.stop()
 
     async def _feed(self) -> None:
-        idle = IdleConnections(self._host, self._port)
+        idle = self._idle
         in_flight: set[asyncio.Task[None]] = set()
         loop = asyncio.get_running_loop()
         started = loop.time()

@@ -27,7 +27,7 @@ from itertools import cycle
 from pathlib import Path
 from statistics import mean, median
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import psutil
 from kafka import KafkaAdminClient
@@ -179,16 +179,12 @@ class SoakFeeder:
     """
 
     def __init__(self, *, base_url: str, secret: str, events_per_s: float, events_per_batch: int) -> None:
-        address = urlsplit(base_url)
-        if address.hostname is None or address.port is None:
-            raise ValueError(f"expected http://host:port, got {base_url!r}")
-        self._host, self._port = address.hostname, address.port
+        self._idle = IdleConnections.for_base_url(base_url)
         self._signer = Signer(secret)
         self._events = SoakEvents(run_tag=uuid.uuid4().hex[:12])
         self._events_per_batch = events_per_batch
         self._period_s = events_per_batch / events_per_s
         self._stopping = threading.Event()
-        self._idle = IdleConnections(self._host, self._port)
         self.totals = FeedTotals()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._feed()), name="soak-feeder", daemon=True)
 
