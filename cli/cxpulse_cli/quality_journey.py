@@ -136,10 +136,13 @@ def render_journey_quality(quality: JourneyQuality, stages: Sequence[str]) -> st
         f"Measured on `{AIRLINE_TWEETS}`: {quality.rows:,} negative tweets whose crowd-rated complaint "
         f'reason maps to a stage ({quality.excluded_rows:,} with "Can\'t Tell" or no reason left out), '
         "with the hand-written airline taxonomy (`config/taxonomies/airline.yaml`), never tuned on this "
-        "file. Inference: weighted phrases matched through their inflections; stages within the tie ratio "
-        "settled by the more specific phrase (stronger, then longer); texts without phrase evidence fall "
-        "back on the words of each stage's description, examples and phrases, weighted by how few stages "
-        "share them. "
+        "file: it is developed against tweets written for the purpose "
+        "(`tests/fixtures/journey/airline_synthetic.csv`), and this file is read for aggregate figures "
+        "only. Inference: weighted phrases of what failed the customer, matched through their "
+        "inflections; stages within the tie ratio settled by the more specific phrase (stronger, then "
+        "longer); context phrases (where the passenger was, who they are) decide only when no stage has "
+        "enough complaint evidence, at half the confidence; texts with neither fall back on the words of "
+        "each stage's description, examples and phrases, weighted by how few stages share them. "
         "Reasons: Late Flight, Cancelled Flight, Bad Flight, Flight Attendant Complaints -> flight; "
         "Lost Luggage, Damaged Luggage -> baggage; Flight Booking Problems -> booking; longlines -> airport; "
         "Customer Service Issue -> support.",

@@ -22,13 +22,18 @@ from cxpulse_collector.sources.registry import load_adapters
 from cxpulse_contracts import topics
 from cxpulse_shared.health import ReadinessCheck, health_router
 from cxpulse_shared.http_metrics import RequestCounter
-from cxpulse_shared.kafka import AsyncPublisher, make_producer
 from cxpulse_shared.problem import install_problem_handlers
+from cxpulse_shared.producer_process import ProcessPublisher
 from cxpulse_shared.redis import make_async_redis
 from cxpulse_shared.settings import KafkaSettings, LoggingSettings, RedisSettings, TelemetrySettings
-from cxpulse_shared.telemetry import configure_logging, make_registry, make_tracer_provider
+from cxpulse_shared.telemetry import (
+    FASTAPI_NATIVE_TELEMETRY_OFF,
+    configure_logging,
+    make_registry,
+    make_tracer_provider,
+)
 
-# The producer's send() runs on the event loop (see AsyncPublisher): never let it block for long.
+# A send() blocking in the producer process holds up the requests behind it: never let it block for long.
 SEND_MAX_BLOCK_MS = 250
 
 
@@ -42,19 +47,22 @@ class CollectorAdapters:
     close: Callable[[], object] = lambda: None
 
 
-def build_real_adapters(
-    settings: CollectorSettings, kafka: KafkaSettings, redis_settings: RedisSettings
+async def build_real_adapters(
+    settings: CollectorSettings, kafka: KafkaSettings, redis_settings: RedisSettings, *, log_level: str
 ) -> CollectorAdapters:
     redis_client = make_async_redis(redis_settings)
-    producer = make_producer(kafka, max_block_ms=SEND_MAX_BLOCK_MS)
-    # Fetching the topic's metadata now connects the producer, so readiness means "can publish".
-    producer.partitions_for(topics.FEEDBACK)
-    publisher = AsyncPublisher(
-        producer, bootstrap_servers=kafka.bootstrap_servers, timeout_s=settings.publish_timeout_s
+    publisher = ProcessPublisher(
+        kafka,
+        topic=topics.FEEDBACK,
+        timeout_s=settings.publish_timeout_s,
+        producer_overrides={"max_block_ms": SEND_MAX_BLOCK_MS},
+        log_level=log_level,
     )
+    # The child connects and fetches the topic's metadata first, so readiness means "can publish".
+    await publisher.start()
 
     async def close() -> None:
-        await asyncio.to_thread(publisher.close)
+        await publisher.close()
         await redis_client.aclose()
 
     return CollectorAdapters(
@@ -85,16 +93,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(LoggingSettings().log_level)
+        log_level = LoggingSettings().log_level
+        configure_logging(log_level)
         collector_settings = settings or CollectorSettings()
-        in_use = adapters
-        if in_use is None:
-            in_use = await asyncio.to_thread(
-                build_real_adapters,
-                collector_settings,
-                kafka or KafkaSettings(),
-                redis_settings or RedisSettings(),
-            )
+        in_use = adapters or await build_real_adapters(
+            collector_settings, kafka or KafkaSettings(), redis_settings or RedisSettings(), log_level=log_level
+        )
         app.state.collector = CollectorRuntime(
             settings=collector_settings,
             channels=channels if channels is not None else load_channels(collector_settings.channels_file),
@@ -119,6 +123,7 @@ def create_app(
         version="1.0.0",
         description="Receives signed feedback webhooks and publishes each event to Kafka once.",
         lifespan=lifespan,
+        telemetry=FASTAPI_NATIVE_TELEMETRY_OFF,
     )
     install_problem_handlers(app)
 

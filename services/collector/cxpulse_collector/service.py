@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -70,7 +70,7 @@ class IngestService:
         for event_id, event in zip(event_ids, events, strict=True):
             first_seen.setdefault(event_id, event)
         unique_ids = list(first_seen)
-        token = uuid.uuid4().hex
+        token = secrets.token_hex(16)
         outcomes = await self._claims.claim(unique_ids, token)
         claimed = [
             event_id for event_id, outcome in zip(unique_ids, outcomes, strict=True) if outcome is ClaimOutcome.CLAIMED

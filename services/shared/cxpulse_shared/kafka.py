@@ -1,22 +1,20 @@
-"""kafka-python adapters: producer and consumer factories, topic set-up, an asyncio bridge.
+"""kafka-python adapters: producer and consumer factories, topic set-up.
 
-kafka-python is a blocking client: nothing here may run its calls on an event loop thread.
+kafka-python is a blocking client: nothing here may run its calls on an event loop thread. The
+collector publishes through a producer in a child process (`producer_process`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import socket
-import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import TopicAlreadyExistsError
 
 from cxpulse_shared.cloudevents import Headers
 from cxpulse_shared.settings import KafkaSettings
@@ -85,66 +83,6 @@ def ensure_topics(settings: KafkaSettings, topics: Sequence[str], *, partitions:
         admin.close()
 
 
-class AsyncPublisher:
-    """Publishes records from async code and resolves once the broker acknowledged all of them.
-
-    `send()` runs on the event loop: topic metadata is fetched before the first request and the
-    producer's buffer only fills while the broker is gone, so a send blocks at most the
-    producer's `max_block_ms` (kept short) before the request is answered 503. Acknowledgements
-    arrive on the producer's I/O thread; they are counted there and the event loop is woken once
-    per request, not once per record.
-    """
-
-    def __init__(self, producer: KafkaProducer, *, bootstrap_servers: str, timeout_s: float) -> None:
-        self._producer = producer
-        self._bootstrap_servers = bootstrap_servers
-        self._timeout_s = timeout_s
-        self._last_failure_monotonic = float("-inf")
-
-    async def publish(self, records: Sequence[OutgoingRecord]) -> None:
-        if not records:
-            return
-        loop = asyncio.get_running_loop()
-        all_acknowledged: asyncio.Future[None] = loop.create_future()
-        tracker = _AcknowledgementCounter(loop, all_acknowledged, len(records))
-        try:
-            for record in records:
-                future = self._producer.send(record.topic, key=record.key, value=record.value, headers=record.headers)
-                future.add_callback(tracker.acknowledged)
-                future.add_errback(tracker.failed)
-            await asyncio.wait_for(all_acknowledged, self._timeout_s)
-        except (TimeoutError, KafkaError) as error:
-            self._last_failure_monotonic = time.monotonic()
-            raise PublishFailed(f"broker did not acknowledge {len(records)} record(s): {error!r}") from error
-
-    async def broker_reachable(self) -> bool:
-        """Not ready while publishes fail, nor while no bootstrap server accepts a connection."""
-        if time.monotonic() - self._last_failure_monotonic < self._timeout_s:
-            return False
-        return await asyncio.to_thread(any_server_accepts, self._bootstrap_servers, timeout_s=1.0)
-
-    def close(self) -> None:
-        self._producer.close(timeout=5)
-
-
-class _AcknowledgementCounter:
-    def __init__(self, loop: asyncio.AbstractEventLoop, done: asyncio.Future[None], expected: int) -> None:
-        self._loop = loop
-        self._done = done
-        self._remaining = expected
-        self._lock = threading.Lock()
-
-    def acknowledged(self, _metadata: Any) -> None:
-        with self._lock:
-            self._remaining -= 1
-            finished = self._remaining == 0
-        if finished:
-            self._loop.call_soon_threadsafe(_set_result_unless_done, self._done)
-
-    def failed(self, error: BaseException) -> None:
-        self._loop.call_soon_threadsafe(_set_exception_unless_done, self._done, error)
-
-
 def any_server_accepts(bootstrap_servers: str, *, timeout_s: float) -> bool:
     for server in bootstrap_servers.split(","):
         host, _, port = server.strip().rpartition(":")
@@ -154,13 +92,3 @@ def any_server_accepts(bootstrap_servers: str, *, timeout_s: float) -> bool:
         except (OSError, ValueError):
             continue
     return False
-
-
-def _set_result_unless_done(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
-def _set_exception_unless_done(future: asyncio.Future[None], error: BaseException) -> None:
-    if not future.done():
-        future.set_exception(error)

@@ -14,7 +14,7 @@ from cxpulse_shared.health import ReadinessCheck, health_router
 from cxpulse_shared.http_metrics import RequestCounter
 from cxpulse_shared.problem import install_problem_handlers
 from cxpulse_shared.settings import LoggingSettings
-from cxpulse_shared.telemetry import configure_logging
+from cxpulse_shared.telemetry import FASTAPI_NATIVE_TELEMETRY_OFF, configure_logging
 
 
 def consuming_service_app(
@@ -39,7 +39,13 @@ def consuming_service_app(
         finally:
             await asyncio.to_thread(worker.stop)
 
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        telemetry=FASTAPI_NATIVE_TELEMETRY_OFF,
+    )
     install_problem_handlers(app)
 
     def checks() -> Mapping[str, ReadinessCheck]:

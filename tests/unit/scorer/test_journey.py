@@ -225,9 +225,65 @@ def test_confidence_grows_with_evidence_and_shrinks_with_a_rival() -> None:
 
 
 def test_longer_phrases_override_the_words_inside_them(airline: StageTaxonomy) -> None:
-    assert airline.infer("the agent").stage == "support"
-    assert airline.infer("the gate agent").stage == "airport"
+    assert airline.infer("the line").stage == "airport"
+    assert airline.infer("the phone line").stage == "support"
     assert airline.infer("flight status").stage == "flight"
+
+
+def test_context_decides_only_without_complaint_evidence() -> None:
+    taxonomy = StageTaxonomy(
+        "t",
+        {"kitchen": {"burnt": 2.0}, "garden": {"weeds": 2.0}},
+        context={"kitchen": {"oven": 1.0}, "garden": {"lawn": 1.0, "garden shed": 3.0}},
+    )
+    assert taxonomy.infer("the oven").stage == "kitchen"
+    assert taxonomy.infer("weeds beside the oven").stage == "garden", "a setting never outweighs a complaint"
+    assert taxonomy.infer("burnt toast in the garden shed").stage == "kitchen"
+    assert taxonomy.infer("the oven on the lawn").stage == UNKNOWN_STAGE, "equal settings are a tie"
+    assert taxonomy.stage_scores("weeds beside the oven") == {"garden": 2.0}
+    assert taxonomy.context_scores("weeds beside the oven") == {"kitchen": 1.0}
+    assert 0 < taxonomy.infer("the oven").confidence < taxonomy.infer("it is burnt").confidence
+
+
+def test_context_for_a_stage_without_phrases_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown stages"):
+        StageTaxonomy("t", {"kitchen": {"burnt": 2.0}}, context={"attic": {"dust": 1.0}})
+
+
+@pytest.mark.parametrize(
+    ("text", "stage"),
+    [
+        ("Stuck at the airport for 6 hours now", "flight"),
+        ("Sat at the gate for 2 hrs, still no pilot", "flight"),
+        ("Gold member and nobody will call me back", "support"),
+        ("The gate agent was so rude to my mother", "support"),
+        ("Tried to use my miles on your website and it errors at payment", "booking"),
+        ("Platinum for 8 years and you lost my bag twice", "baggage"),
+        ("Gate agent says maybe tomorrow, delayed again", "flight"),
+        ("At the airport", "airport"),
+        ("About my reservation", "booking"),
+        ("Elite status and miles", "loyalty"),
+    ],
+)
+def test_the_setting_of_a_complaint_yields_to_what_it_is_about(airline: StageTaxonomy, text: str, stage: str) -> None:
+    assert airline.infer(text).stage == stage, (airline.stage_scores(text), airline.context_scores(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "stage"),
+    [
+        ("The flight attendant was rude when I asked for water", "flight"),
+        ("The crew was rude and unhelpful the whole flight", "flight"),
+        ("Rude staff at the ticket counter", "support"),
+        ("On hold 2 hrs about my lost suitcase", "baggage"),
+        ("My bag is still missing, called 5 times", "baggage"),
+        ("45 min in line at check in, only one agent", "airport"),
+    ],
+)
+def test_cabin_crew_and_stated_failures_outrank_conduct_and_channel_words(
+    airline: StageTaxonomy, text: str, stage: str
+) -> None:
+    assert airline.infer(text).stage == stage, airline.stage_scores(text)
 
 
 def test_a_stated_delay_counts_more_than_the_word(airline: StageTaxonomy) -> None:
@@ -318,6 +374,9 @@ def _write(directory: Path, text: str) -> Path:
         ("stages:\n  flight: {phrases: {late: .nan}}\n", True, "positive number"),
         ("stages:\n  flight: {phrases: {'... late': 1}}\n", True, "gap"),
         ("stages:\n  flight: {phrases: {late: 1}, examples: late}\n", True, "examples"),
+        ("stages:\n  flight: {phrases: {late: 1}, context: [gate]}\n", True, "'context' must be"),
+        ("stages:\n  flight: {phrases: {late: 1}, context: {gate: 0}}\n", True, "positive number"),
+        ("stages:\n  flight: {phrases: {late: 1}, context: {'... gate': 1}}\n", True, "gap"),
         ("stages:\n  Flight Ops: {phrases: {late: 1}}\n", True, "slug"),
         ("stages:\n  unknown: {phrases: {late: 1}}\n", True, "slug"),
         ("tie_ratio: 1.5\nstages:\n  flight: {phrases: {late: 1}}\n", False, "tie_ratio"),

@@ -65,12 +65,15 @@ class _Coalescer:
     def __init__(self, run: ScriptRun) -> None:
         self._run = run
         self._waiting: list[tuple[list[str], str, asyncio.Future[list[int]]]] = []
+        self._flushing: set[asyncio.Future[None]] = set()
 
     async def submit(self, keys: list[str], token: str) -> list[int]:
-        loop = asyncio.get_running_loop()
-        answer: asyncio.Future[list[int]] = loop.create_future()
+        answer: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
         if not self._waiting:
-            loop.call_soon(lambda: asyncio.ensure_future(self._flush()))
+            # A new task's first step runs on the loop's next turn, after every call of this turn.
+            flush = asyncio.ensure_future(self._flush())
+            self._flushing.add(flush)  # the loop keeps only weak references to tasks
+            flush.add_done_callback(self._flushing.discard)
         self._waiting.append((keys, token, answer))
         return await answer
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from cxpulse_collector.domain.privacy import mask_personal_data
 from cxpulse_contracts import (
@@ -48,22 +49,28 @@ def brands_outside_scope(submissions: Sequence[Submission], allowed: Sequence[st
 def to_event(
     submission: Submission, *, source: str, channel: str, pseudonymisation_key: bytes, received_at: datetime
 ) -> FeedbackEvent:
+    """Built without a second validation: every field comes from a validated submission or from us."""
     if isinstance(submission, SurveySubmission):
         customer_id = submission.customer_id
-        return SurveyResponse(
+        return SurveyResponse.model_construct(
             event_id=event_id_for(source=source, brand=submission.brand, source_id=submission.response_id),
             source=source,
             channel=channel,
             customer_id=pseudonymise(customer_id, key=pseudonymisation_key) if customer_id else None,
             comment=mask_personal_data(submission.comment) if submission.comment else submission.comment,
             received_at=received_at,
-            **submission.model_dump(exclude={"customer_id", "comment"}),
+            **_fields_except(submission, "customer_id", "comment"),
         )
-    return SocialMention(
+    return SocialMention.model_construct(
         event_id=event_id_for(source=source, brand=submission.brand, source_id=submission.mention_id),
         source=source,
         channel=channel,
         text=mask_personal_data(submission.text),
         received_at=received_at,
-        **submission.model_dump(exclude={"text"}),
+        **_fields_except(submission, "text"),
     )
+
+
+def _fields_except(submission: Submission, *excluded: str) -> dict[str, Any]:
+    """The submission's fields as they are (nested models stay models, as `model_construct` needs)."""
+    return {name: getattr(submission, name) for name in type(submission).model_fields if name not in excluded}

@@ -6,14 +6,21 @@ Each stage lists weighted phrases; a text's score for a stage is the sum of the 
 phrases found in it (see `phrases` for the phrase syntax and the bounded matching). Words are
 matched through their inflections ("delays", "delayed" and "delaying" all match "delay").
 
+A stage may also list `context` phrases: where the passenger was or who they are ("at the
+airport", "gate", "gold member", "my reservation") rather than what failed them. A complaint names
+its setting in passing ("stuck at the airport for six hours" is a delay, "gold member and nobody
+calls back" is about the contact centre), so context phrases decide only when no stage has
+`min_score` of complaint evidence, and then with half the confidence. They share the matcher
+with the complaint phrases, so a longer phrase of either kind overrides the words inside it.
+
 When another stage comes within `tie_ratio` of the best score, the more specific evidence
 decides: the stage whose strongest single phrase weighs most (the taxonomy's author gave a
 phrase that nearly settles the stage a high weight), then the longer phrase, then the higher
 total. Only evidence equal on all three is a tie.
 
-A text with no phrase evidence, or less than `min_score`, falls back on the words of the
-stage's own description, examples and multi-word phrases: each content word shared with a
-stage counts in proportion to how few stages use it (an inverse document frequency over the
+A text whose complaint and context phrases together reach less than `min_score` falls back on
+the words of the stage's own description, examples and multi-word phrases: each content word
+shared with a stage counts in proportion to how few stages use it (an inverse document frequency over the
 stages), and the best stage wins if its runner-up is not within `tie_ratio` of it. These
 guesses carry a low confidence. A text with no evidence even there, or a tie, is `unknown`:
 guessing between equally plausible stages would send feedback to the wrong team.
@@ -54,6 +61,10 @@ _HALF_CONFIDENCE_SCORE: Final = 1.0
 # A guess settled by the specificity of its evidence rather than its weight is not sure of
 # itself, but it is not a coin toss either.
 _TIE_BROKEN_SEPARATION: Final = 0.1
+# A stage told only by the setting of a complaint is a weaker guess than one told by its object.
+_CONTEXT_CONFIDENCE_FACTOR: Final = 0.5
+# Matcher labels of context phrases: a slug never contains a space, so these cannot clash.
+_CONTEXT_LABEL_SUFFIX: Final = " context"
 # Guesses from the descriptions' and examples' words are never more than this confident.
 _FALLBACK_MAX_CONFIDENCE: Final = 0.25
 # Content words shorter than this are abbreviations or fillers as often as cues.
@@ -91,7 +102,7 @@ _STOP_WORDS: Final = frozenset(
 
 _STAGE_SLUG_RE: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _TAXONOMY_KEYS: Final = frozenset({"name", "description", "min_score", "tie_ratio", "stages"})
-_STAGE_KEYS: Final = frozenset({"description", "phrases", "examples"})
+_STAGE_KEYS: Final = frozenset({"description", "phrases", "context", "examples"})
 _PHRASE_SYNTAX_WORDS: Final = NUMBER_WORDS | WAITING_TIME_UNITS
 
 
@@ -162,16 +173,21 @@ class StageTaxonomy:
         name: str,
         phrases: Mapping[str, Mapping[str, float]],
         *,
+        context: Mapping[str, Mapping[str, float]] | None = None,
         examples: Mapping[str, Sequence[str]] | None = None,
         descriptions: Mapping[str, str] | None = None,
         min_score: float = DEFAULT_MIN_SCORE,
         tie_ratio: float = DEFAULT_TIE_RATIO,
     ) -> None:
-        """`phrases` maps each stage, in journey order, to {phrase: weight}."""
+        """`phrases` maps each stage, in journey order, to {phrase: weight} of complaint evidence;
+        `context` maps stages to {phrase: weight} of setting, used when that evidence is too weak."""
         if not phrases:
             raise ValueError(f"taxonomy {name!r} has no stages")
         if min_score <= 0 or not 0 < tie_ratio < 1:
             raise ValueError(f"taxonomy {name!r}: min_score must be > 0 and tie_ratio within (0, 1)")
+        context = context or {}
+        if not set(context) <= set(phrases):
+            raise ValueError(f"taxonomy {name!r}: context for unknown stages {sorted(set(context) - set(phrases))}")
         self.name = name
         self.stages: tuple[str, ...] = tuple(phrases)
         self.examples: dict[str, tuple[str, ...]] = {
@@ -180,8 +196,16 @@ class StageTaxonomy:
         self.min_score = min_score
         self.tie_ratio = tie_ratio
         self._known = frozenset(self.stages)
+        self._context_labels = {stage + _CONTEXT_LABEL_SUFFIX: stage for stage in context}
         self._matcher = PhraseMatcher(
-            ((phrase, stage, weight) for stage, table in phrases.items() for phrase, weight in table.items()),
+            [
+                *((phrase, stage, weight) for stage, table in phrases.items() for phrase, weight in table.items()),
+                *(
+                    (phrase, stage + _CONTEXT_LABEL_SUFFIX, weight)
+                    for stage, table in context.items()
+                    for phrase, weight in table.items()
+                ),
+            ],
             fold_inflections=True,
         )
         stage_texts = {stage: [(descriptions or {}).get(stage, ""), *self.examples[stage]] for stage in self.stages}
@@ -190,6 +214,7 @@ class StageTaxonomy:
                 stage: _content_words(
                     [word for text in stage_texts[stage] for word in tokenize(text)]
                     + [word for phrase in phrases[stage] for word in _phrase_words(phrase)]
+                    + [word for phrase in context.get(stage, {}) for word in _phrase_words(phrase)]
                 )
                 for stage in self.stages
             }
@@ -199,16 +224,35 @@ class StageTaxonomy:
         return stage in self._known
 
     def stage_scores(self, text: str) -> dict[str, float]:
-        """The phrase evidence per stage; stages without any are left out."""
-        return self._matcher.label_weights(tokenize(text))
+        """The complaint phrase evidence per stage; stages without any are left out."""
+        return {stage: found.total for stage, found in self._split_evidence(tokenize(text))[0].items()}
+
+    def context_scores(self, text: str) -> dict[str, float]:
+        """The context phrase evidence per stage; stages without any are left out."""
+        return {stage: found.total for stage, found in self._split_evidence(tokenize(text))[1].items()}
+
+    def _split_evidence(self, tokens: Sequence[str]) -> tuple[dict[str, LabelEvidence], dict[str, LabelEvidence]]:
+        """(complaint evidence, context evidence) per stage."""
+        complaint: dict[str, LabelEvidence] = {}
+        context: dict[str, LabelEvidence] = {}
+        for label, found in self._matcher.label_evidence(tokens).items():
+            stage = self._context_labels.get(label)
+            if stage is None:
+                complaint[label] = found
+            else:
+                context[stage] = found
+        return complaint, context
 
     def infer_tokens(self, tokens: Sequence[str]) -> StageGuess:
         """`infer` on text already tokenised by `phrases.tokenize`, to share one tokenisation."""
-        evidence = self._matcher.label_evidence(tokens)
-        if evidence:
-            best = max(found.total for found in evidence.values())
-            if best >= self.min_score:
-                return self._from_phrases(evidence, tokens)
+        complaint, context = self._split_evidence(tokens)
+        if complaint and max(found.total for found in complaint.values()) >= self.min_score:
+            return self._from_phrases(complaint, tokens)
+        if context:
+            combined = _combined(complaint, context)
+            if max(found.total for found in combined.values()) >= self.min_score:
+                guess = self._from_phrases(combined, tokens)
+                return StageGuess(guess.stage, round(guess.confidence * _CONTEXT_CONFIDENCE_FACTOR, 4))
         return self._from_stage_words(tokens, self.stages)
 
     def _from_phrases(self, evidence: Mapping[str, LabelEvidence], tokens: Sequence[str]) -> StageGuess:
@@ -250,27 +294,59 @@ class StageTaxonomy:
         return [self.infer_tokens(tokenize(text)) for text in texts]
 
 
+def _combined(*evidence: Mapping[str, LabelEvidence]) -> dict[str, LabelEvidence]:
+    """Per stage, the evidence of every table as if found by one set of phrases."""
+    combined: dict[str, LabelEvidence] = {}
+    for table in evidence:
+        for stage, found in table.items():
+            merged = combined.setdefault(stage, LabelEvidence())
+            merged.total += found.total
+            merged.strongest = max(merged.strongest, found.strongest)
+            merged.longest = max(merged.longest, found.longest)
+    return combined
+
+
 def _positive_number(value: object, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
         raise TaxonomyError(f"{where} must be a positive number, got {value!r}")
     return float(value)
 
 
-def _parse_stage(where: str, body: object) -> tuple[dict[str, float], tuple[str, ...], str]:
-    stage = require_mapping(where, body, _STAGE_KEYS, TaxonomyError)
-    phrases = stage.get("phrases")
-    if not isinstance(phrases, dict) or not phrases:
-        raise TaxonomyError(f"{where}: 'phrases' must be a non-empty mapping of phrase to weight")
+def _phrase_weights(where: str, phrases: dict[object, object]) -> dict[str, float]:
     weights: dict[str, float] = {}
     for phrase, weight in phrases.items():
         if not isinstance(phrase, str):
             raise TaxonomyError(f"{where}: phrase {phrase!r} must be text")
         weights[phrase] = _positive_number(weight, f"{where}: weight of {phrase!r}")
     check_phrases(where, weights, TaxonomyError)
+    return weights
+
+
+@dataclass(frozen=True, slots=True)
+class _StageSpec:
+    phrases: dict[str, float]
+    context: dict[str, float]
+    examples: tuple[str, ...]
+    description: str
+
+
+def _parse_stage(where: str, body: object) -> _StageSpec:
+    stage = require_mapping(where, body, _STAGE_KEYS, TaxonomyError)
+    phrases = stage.get("phrases")
+    if not isinstance(phrases, dict) or not phrases:
+        raise TaxonomyError(f"{where}: 'phrases' must be a non-empty mapping of phrase to weight")
+    context = stage.get("context", {})
+    if not isinstance(context, dict):
+        raise TaxonomyError(f"{where}: 'context' must be a mapping of phrase to weight")
     description = stage.get("description", "")
     if not isinstance(description, str):
         raise TaxonomyError(f"{where}: 'description' must be text")
-    return weights, read_examples(where, stage.get("examples"), TaxonomyError), description
+    return _StageSpec(
+        _phrase_weights(where, phrases),
+        _phrase_weights(f"{where} context", context),
+        read_examples(where, stage.get("examples"), TaxonomyError),
+        description,
+    )
 
 
 def parse_taxonomy(document: object, source: str) -> StageTaxonomy:
@@ -279,15 +355,13 @@ def parse_taxonomy(document: object, source: str) -> StageTaxonomy:
     stages = taxonomy.get("stages")
     if not isinstance(stages, dict) or not stages:
         raise TaxonomyError(f"{source}: 'stages' must be a non-empty mapping of stage to phrases")
-    phrases: dict[str, dict[str, float]] = {}
-    examples: dict[str, tuple[str, ...]] = {}
-    descriptions: dict[str, str] = {}
+    specs: dict[str, _StageSpec] = {}
     for stage, body in stages.items():
         if not isinstance(stage, str) or not _STAGE_SLUG_RE.match(stage) or stage == UNKNOWN_STAGE:
             raise TaxonomyError(
                 f"{source}: stage {stage!r} must be a slug (a-z, 0-9, '-', '_') other than {UNKNOWN_STAGE!r}"
             )
-        phrases[stage], examples[stage], descriptions[stage] = _parse_stage(f"{source}: stage {stage!r}", body)
+        specs[stage] = _parse_stage(f"{source}: stage {stage!r}", body)
     name = taxonomy.get("name", Path(source).stem)
     if not isinstance(name, str) or not name:
         raise TaxonomyError(f"{source}: 'name' must be text")
@@ -296,7 +370,13 @@ def parse_taxonomy(document: object, source: str) -> StageTaxonomy:
     if tie_ratio >= 1:
         raise TaxonomyError(f"{source}: tie_ratio must be below 1, got {tie_ratio!r}")
     return StageTaxonomy(
-        name, phrases, examples=examples, descriptions=descriptions, min_score=min_score, tie_ratio=tie_ratio
+        name,
+        {stage: spec.phrases for stage, spec in specs.items()},
+        context={stage: spec.context for stage, spec in specs.items() if spec.context},
+        examples={stage: spec.examples for stage, spec in specs.items()},
+        descriptions={stage: spec.description for stage, spec in specs.items()},
+        min_score=min_score,
+        tie_ratio=tie_ratio,
     )
 
 
