@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
-from pydantic import TypeAdapter
 from schemathesis.python import asgi
 
 from cxpulse_cli.localstack import ManagedProcess
+from cxpulse_collector.api.openapi import OWN_FORMAT_BODIES
 from cxpulse_collector.app import create_app
-from cxpulse_contracts import MentionSubmission, SurveySubmission, topics
+from cxpulse_contracts import topics
 from cxpulse_shared.problem import PROBLEM_MEDIA_TYPE
 from cxpulse_shared.settings import KafkaSettings, RedisSettings
 from tests.badinput.support import CHECKS, TopicWatch, fuzz, serving, sign_raw
@@ -31,24 +31,6 @@ from tests.support.kafka_reader import read_topic
 pytestmark = pytest.mark.integration
 CHANNEL = "fuzz"
 SECRET = "whsec_YmFkaW5wdXQtZnV6ei1jaGFubmVsLXNlY3JldC0wMQ=="
-OWN_FORMAT_BODIES = {"/v1/surveys": SurveySubmission, "/v1/mentions": MentionSubmission}
-
-
-def with_request_bodies(document: dict[str, Any], *, max_batch: int) -> dict[str, Any]:
-    """The handlers read the raw body (it must be signed byte for byte), so FastAPI publishes no
-    request body for them; describe it from the contracts so generated cases carry events."""
-    components = document.setdefault("components", {}).setdefault("schemas", {})
-    for path, model in OWN_FORMAT_BODIES.items():
-        model_schema = TypeAdapter(model).json_schema(ref_template="#/components/schemas/{model}")
-        components.update(model_schema.pop("$defs", {}))
-        components[model.__name__] = model_schema
-        one = {"$ref": f"#/components/schemas/{model.__name__}"}
-        batch = {"type": "array", "items": one, "minItems": 1, "maxItems": max_batch}
-        document["paths"][path]["post"]["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": {"oneOf": [one, batch]}}},
-        }
-    return document
 
 
 @dataclass
@@ -70,7 +52,7 @@ def collector(broker: ManagedProcess, redis_server: ManagedProcess) -> Iterator[
         kafka=KafkaSettings(bootstrap_servers=broker.address),
         redis_settings=RedisSettings(url=redis_server.address),  # type: ignore[arg-type]
     )
-    document = with_request_bodies(copy.deepcopy(app.openapi()), max_batch=settings.max_batch_events)
+    document = copy.deepcopy(app.openapi())
     feedback = TopicWatch(broker.address, topics.FEEDBACK)
     try:
         with serving(app, document) as schema:

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
@@ -13,6 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from cxpulse_collector.adapters.claims import RedisEventClaims
 from cxpulse_collector.adapters.rate_limit import RedisRateLimiter
+from cxpulse_collector.api.openapi import document_request_bodies
 from cxpulse_collector.api.webhooks import router as webhook_router
 from cxpulse_collector.config import Channel, CollectorSettings, load_channels
 from cxpulse_collector.metrics import CollectorMetrics
@@ -134,5 +136,16 @@ def create_app(
 
     app.include_router(health_router(checks=readiness_checks, registry=registry))
     app.include_router(webhook_router)
+
+    def openapi_with_request_bodies() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            running: CollectorRuntime | None = getattr(app.state, "collector", None)
+            # Before start-up, the defaults (model_construct reads no environment and needs no secrets).
+            in_force = running.settings if running is not None else settings or CollectorSettings.model_construct()
+            max_batch = in_force.max_batch_events
+            app.openapi_schema = document_request_bodies(FastAPI.openapi(app), max_batch=max_batch)
+        return app.openapi_schema
+
+    app.openapi = openapi_with_request_bodies  # type: ignore[method-assign]  # FastAPI documents this override
     app.add_middleware(RequestCounter, counter=metrics.requests)
     return app

@@ -171,3 +171,13 @@ def test_publish_latency_carries_the_request_trace_as_an_exemplar(harness: Harne
     ]
     assert len(exemplar_lines) == 1
     assert "trace_id=" not in harness.client.get("/metrics").text
+
+
+def test_openapi_documents_one_event_or_a_batch_up_to_the_configured_limit(harness: Harness) -> None:
+    document = harness.client.get("/openapi.json").json()
+    for path, model in (("/v1/surveys", "SurveySubmission"), ("/v1/mentions", "MentionSubmission")):
+        body = document["paths"][path]["post"]["requestBody"]
+        one, batch = body["content"]["application/json"]["schema"]["oneOf"]
+        assert one == {"$ref": f"#/components/schemas/{model}"}
+        assert batch == {"type": "array", "items": one, "minItems": 1, "maxItems": 10}
+    assert "score" in document["components"]["schemas"]["SurveySubmission"]["properties"]
