@@ -99,7 +99,7 @@ def padded_to(size: int) -> bytes:
 
 
 HOSTILE_BODIES: dict[str, tuple[bytes, set[int]]] = {
-    "invalid UTF-8": (b'{"response_id":"\xff\xfe\xfa","brand":"acme-air"}', {400, 401}),
+    "invalid UTF-8": (b'{"response_id":"\xff\xfe\xfa","brand":"acme-air"}', {400}),
     "lone surrogate escape": (survey_json(comment="x").replace('"x"', '"\\ud800"').encode(), {400, 422}),
     "arrays nested 10,000 deep": (b"[" * 10_000 + b"]" * 10_000, {400}),
     "objects nested 10,000 deep": (b'{"a":' * 10_000 + b"1" + b"}" * 10_000, {400}),

@@ -54,11 +54,16 @@ class CollectorRuntime:
         }
 
     def verify_signature(self, channel: Channel, body: bytes, headers: Mapping[str, str]) -> bool:
-        """Standard Webhooks with any of the channel's secrets (several during a rotation)."""
+        """Standard Webhooks with any of the channel's secrets (several during a rotation).
+
+        Raises UnicodeDecodeError for a body that is not UTF-8: Standard Webhooks signs text, and
+        JSON is UTF-8, so such a body is malformed whoever signed it.
+        """
+        text = body.decode()
         plain_headers = {name.lower(): value for name, value in headers.items()}
         for verifier in self._verifiers.get(channel.name, []):
             try:
-                verifier.verify(body, plain_headers, json_parse=False)
+                verifier.verify(text, plain_headers, json_parse=False)
             except Exception:  # noqa: S112 - any malformed header or body is simply "not signed by this secret"
                 continue
             return True

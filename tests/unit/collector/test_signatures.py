@@ -106,7 +106,8 @@ def test_garbage_signature_header_is_401_not_500(client: TestClient) -> None:
     assert post(client, body, headers) == 401
 
 
-def test_invalid_utf8_body_is_401_not_500(client: TestClient) -> None:
+def test_invalid_utf8_body_is_400_malformed_not_a_signature_failure(client: TestClient) -> None:
     body = b'{"response_id": "\xff\xfe"}'
-    headers = signed_headers(NEW_SECRET, b"{}")
-    assert post(client, body, headers) == 401
+    response = client.post("/v1/surveys?channel=tool", content=body, headers=signed_headers(NEW_SECRET, b"{}"))
+    assert response.status_code == 400
+    assert response.json()["detail"] == "the body is not UTF-8, as JSON must be"

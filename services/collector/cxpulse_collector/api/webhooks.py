@@ -234,7 +234,12 @@ async def receive_own_format(state: CollectorRuntime, request: Request, channel_
     ) as span:
         channel = find_channel(state, channel_name)
         body = await read_body(request, state.settings.max_body_bytes)
-        if not state.verify_signature(channel, body, request.headers):
+        try:
+            signed = state.verify_signature(channel, body, request.headers)
+        except UnicodeDecodeError:
+            state.metrics.rejections.labels("malformed_json").inc()
+            raise Problem(400, "malformed-json", "Malformed JSON", "the body is not UTF-8, as JSON must be") from None
+        if not signed:
             state.metrics.rejections.labels("signature").inc()
             raise unauthenticated("unknown channel, bad signature or timestamp outside the 5-minute tolerance")
         await enforce_rate_limit(state, channel)
