@@ -182,6 +182,9 @@ def report(
         "is acknowledged; it ran before and after the collector ("
         + " and ".join(f"{run.events_per_s:,.0f}" for run in producer_runs)
         + " events/s) and its mean is shown.",
+        "The collector publishes through its producer child process (`cxpulse_shared.producer_process`), "
+        "with the same producer settings as baseline two; both run under uvicorn's default asyncio loop "
+        "and h11 parser.",
         f"Every phase warms up for {WARMUP_S:g} s and then measures {duration_s:g} s. The load generator "
         "runs in a process of its own and used at most "
         f"{max(run.client_cpu_share for run in load_runs):.0%} of a core.",
