@@ -167,7 +167,8 @@ class ProcessPublisher:
             except BaseException as error:
                 # Also on cancellation: a child nobody talks to must not outlive its start.
                 transport.close()
-                child.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    child.kill()
                 await child.wait()
                 if isinstance(error, (TimeoutError, PublishFailed)):
                     raise ProducerProcessFailed(f"the producer process did not reach the broker: {error}") from error
@@ -193,9 +194,11 @@ class ProcessPublisher:
             async with asyncio.timeout(self._timeout_s):
                 await acknowledged
         except (TimeoutError, PublishFailed) as error:
-            connection.waiting.pop(request_id, None)
             self._last_failure_monotonic = time.monotonic()
             raise PublishFailed(f"broker did not acknowledge {len(records)} record(s): {error!r}") from error
+        finally:
+            # Also when the request is cancelled (client gone): a late answer then finds no one waiting.
+            connection.waiting.pop(request_id, None)
 
     async def _restart(self) -> None:
         try:
@@ -230,7 +233,8 @@ class ProcessPublisher:
             async with asyncio.timeout(CHILD_CLOSE_TIMEOUT_S + 2.0):
                 await child.wait()
         except TimeoutError:
-            child.kill()
+            with contextlib.suppress(ProcessLookupError):
+                child.kill()
             await child.wait()
 
 
