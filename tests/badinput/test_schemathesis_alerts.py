@@ -104,7 +104,15 @@ def test_without_a_token_every_api_operation_is_401_problem_json(
         assert response.headers["content-type"][0] == PROBLEM_MEDIA_TYPE
         return response.status_code
 
-    report = fuzz(schema, send, examples=10, only=lambda operation: operation.path.startswith("/v1/"))
+    # The token is what is under test: a generated id with a line break matches no route (404
+    # before any authentication), which says nothing about the token.
+    report = fuzz(
+        schema,
+        send,
+        examples=10,
+        only=lambda operation: operation.path.startswith("/v1/"),
+        path_parameters={"customer_id": "cust-1", "incident_id": "inc-1"},
+    )
     print(report.summary())
     assert report.failures == {}, report.summary()
     assert report.cases > 0

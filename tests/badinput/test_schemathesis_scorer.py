@@ -78,11 +78,14 @@ def test_without_a_token_every_api_operation_is_401_problem_json(scorer_schema: 
         assert response.headers["content-type"][0] == PROBLEM_MEDIA_TYPE
         return response.status_code
 
+    # The token is what is under test: a generated customer id with a line break matches no route
+    # (404 before any authentication), which says nothing about the token.
     report = fuzz(
         scorer_schema,
         send,
         examples=10,
         only=lambda operation: operation.path.startswith(OPERATIONS_PATH_PREFIX),
+        path_parameters={"customer_id": "cust-1"},
     )
     print(report.summary())
     assert report.failures == {}, report.summary()
