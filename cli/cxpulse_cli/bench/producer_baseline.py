@@ -20,6 +20,7 @@ from itertools import cycle
 from typing import Any
 
 from cxpulse_cli.bench.loadgen import SurveyFactory
+from cxpulse_collector.config import CollectorSettings
 from cxpulse_collector.domain.ingest import to_event
 from cxpulse_collector.service import to_record
 from cxpulse_contracts import SurveySubmission
@@ -31,6 +32,8 @@ from cxpulse_shared.settings import KafkaSettings
 DISTINCT_RECORDS = 10_000
 # The collector's `max_block_ms` (its default publish timeout), so `send()` blocks alike.
 MAX_BLOCK_MS = 5_000
+# The collector's own producer linger, so baseline two sends as the collector does.
+COLLECTOR_LINGER_MS: int = CollectorSettings.model_fields["publish_linger_ms"].default
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,11 @@ def collector_records(plan: ProducerPlan, count: int) -> list[OutgoingRecord]:
 
 def produce(plan: ProducerPlan) -> ProducerResult:
     records = cycle(collector_records(plan, DISTINCT_RECORDS))
-    producer = make_producer(KafkaSettings(bootstrap_servers=plan.bootstrap_servers), max_block_ms=MAX_BLOCK_MS)
+    producer = make_producer(
+        KafkaSettings(bootstrap_servers=plan.bootstrap_servers),
+        max_block_ms=MAX_BLOCK_MS,
+        linger_ms=COLLECTOR_LINGER_MS,
+    )
     failures = 0
 
     def count_failure(_error: Any) -> None:

@@ -57,7 +57,7 @@ async def build_real_adapters(
         kafka,
         topic=topics.FEEDBACK,
         timeout_s=settings.publish_timeout_s,
-        producer_overrides={"max_block_ms": SEND_MAX_BLOCK_MS},
+        producer_overrides={"max_block_ms": SEND_MAX_BLOCK_MS, "linger_ms": settings.publish_linger_ms},
         log_level=log_level,
     )
     # The child connects and fetches the topic's metadata first, so readiness means "can publish".

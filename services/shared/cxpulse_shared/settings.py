@@ -26,7 +26,7 @@ class KafkaSettings(BaseSettings):
 
     bootstrap_servers: str = "127.0.0.1:9092"
     client_id: str = "cxpulse"
-    linger_ms: int = Field(default=1, ge=0)
+    linger_ms: int = Field(default=5, ge=0)
     batch_size_bytes: int = Field(default=262_144, ge=1024)
     request_timeout_ms: int = Field(default=10_000, ge=100)
     security_protocol: str = "PLAINTEXT"
