@@ -7,15 +7,43 @@ field name is a clear 422 instead of silently lost data.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationInfo,
+    field_validator,
+)
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", examples=["acme-air"])]
 SourceId = Annotated[str, Field(min_length=1, max_length=200)]
 Metric = Literal["nps", "csat", "ces"]
+_NUMBER_AS_TEXT = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*")
+
+
+def _date_time_text_only(value: object) -> object:
+    """pydantic reads a number, or a string of one, as Unix time even in strict mode, so "0" would
+    become 1970-01-01; the schema promises an RFC 3339 date-time, and a channel gets a 422.
+
+    The text is parsed here, by pydantic's own lax parser: after a function validator the strict
+    one would take only datetime objects."""
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER_AS_TEXT.fullmatch(value)):
+        raise ValueError("must be an RFC 3339 date-time with a time zone, e.g. 2026-11-20T10:00:00Z")
+    if isinstance(value, str):
+        return _AWARE_DATETIME.validate_python(value, strict=False)
+    return value
+
+
+_AWARE_DATETIME: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
+SubmittedDateTime = Annotated[AwareDatetime, BeforeValidator(_date_time_text_only)]
 SCORE_RANGES: dict[str, tuple[int, int]] = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
 
 
@@ -59,7 +87,7 @@ class SurveySubmission(_Submission):
     journey_stage: Slug
     customer_id: Annotated[str | None, Field(max_length=200)] = None
     language: Annotated[str | None, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")] = None
-    occurred_at: AwareDatetime
+    occurred_at: SubmittedDateTime
 
     @field_validator("score")
     @classmethod
@@ -81,7 +109,7 @@ class MentionSubmission(_Submission):
     url: Annotated[str, Field(pattern=r"^https?://\S+$", max_length=2000)]
     engagement: Engagement = Engagement()
     language: Annotated[str | None, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")] = None
-    occurred_at: AwareDatetime
+    occurred_at: SubmittedDateTime
 
 
 class SurveyResponse(_Event):

@@ -23,6 +23,7 @@ from cxpulse_collector.service import EventClaims, IngestService, Publisher
 from cxpulse_collector.sources.registry import load_adapters
 from cxpulse_contracts import topics
 from cxpulse_shared.health import ReadinessCheck, health_router
+from cxpulse_shared.heap import startup_heap_frozen
 from cxpulse_shared.http_metrics import RequestCounter
 from cxpulse_shared.problem import install_problem_handlers
 from cxpulse_shared.producer_process import ProcessPublisher
@@ -113,7 +114,8 @@ def create_app(
         )
         app.state.adapters = in_use
         try:
-            yield
+            with startup_heap_frozen():
+                yield
         finally:
             closing = in_use.close()
             if asyncio.iscoroutine(closing):

@@ -27,10 +27,10 @@ class CollectorSettings(BaseSettings):
     max_batch_events: int = Field(default=1_000, ge=1)
     publish_timeout_s: float = Field(default=5.0, gt=0)
     publish_linger_ms: int = Field(
-        default=1,
+        default=0,
         ge=0,
-        description="the producer's linger: a webhook waits for the broker, and batches fill anyway "
-        "while earlier sends are in flight",
+        description="the producer's linger: none, because the collector hands the producer each loop "
+        "turn's events as one batch, and a webhook waits for the broker",
     )
     redis_timeout_s: float = Field(default=2.0, gt=0)
     dedupe_ttl_hours: int = Field(default=72, ge=72, description="claims of published events live at least 72 h")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from cxpulse_collector.adapters.claims import ClaimOutcome
@@ -56,46 +57,123 @@ def to_record(event: FeedbackEvent, *, trace_carrier: dict[str, str]) -> Outgoin
     )
 
 
+@dataclass
+class _Request:
+    """One request's events on their way through a batch, and the answer it waits for."""
+
+    events: Sequence[FeedbackEvent]
+    channel: str
+    trace_carrier: dict[str, str]
+    answer: asyncio.Future[IngestResult]
+    event_ids: list[str] = field(init=False)
+    first_seen: dict[str, FeedbackEvent] = field(init=False)
+    claimed: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.event_ids = [str(event.event_id) for event in self.events]
+        self.first_seen = {}
+        for event_id, event in zip(self.event_ids, self.events, strict=True):
+            self.first_seen.setdefault(event_id, event)
+
+    def resolve(self, result: IngestResult | BaseException) -> None:
+        # A request whose client left stops waiting; its events still go through with the batch.
+        if self.answer.done():
+            return
+        if isinstance(result, asyncio.CancelledError):
+            self.answer.cancel()
+        elif isinstance(result, BaseException):
+            self.answer.set_exception(result)
+        else:
+            self.answer.set_result(result)
+
+
 class IngestService:
+    """Claims, publishes and confirms the events of all requests that arrive in one turn of the
+    event loop together: one claim, one publish and one confirm per batch.
+
+    Each step of a request's own coroutine resumes some 30 frames of middleware and routing, and
+    per-request steps cost the collector over a third of its throughput (measured); a request now
+    suspends once, for its answer. A request whose client leaves does not stop its batch, so an
+    event is never both published and released: a retry is told "duplicate", not published twice.
+    """
+
     def __init__(self, *, claims: EventClaims, publisher: Publisher, metrics: CollectorMetrics) -> None:
         self._claims = claims
         self._publisher = publisher
         self._metrics = metrics
+        self._arrived: list[_Request] = []
+        self._running: set[asyncio.Future[None]] = set()
 
     async def ingest(
         self, events: Sequence[FeedbackEvent], *, channel: str, trace_carrier: dict[str, str]
     ) -> IngestResult:
-        event_ids = [str(event.event_id) for event in events]
-        first_seen: dict[str, FeedbackEvent] = {}
-        for event_id, event in zip(event_ids, events, strict=True):
-            first_seen.setdefault(event_id, event)
-        unique_ids = list(first_seen)
-        token = secrets.token_hex(16)
-        outcomes = await self._claims.claim(unique_ids, token)
-        claimed = [
-            event_id for event_id, outcome in zip(unique_ids, outcomes, strict=True) if outcome is ClaimOutcome.CLAIMED
-        ]
-        in_flight = any(outcome is ClaimOutcome.IN_FLIGHT for outcome in outcomes)
-        if in_flight:
-            await self._claims.release(claimed, token)
-            raise EventsInFlight()
-        records = [to_record(first_seen[event_id], trace_carrier=trace_carrier) for event_id in claimed]
-        started = time.perf_counter()
+        answer: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
+        if not self._arrived:
+            # A new task's first step runs on the loop's next turn, after every request of this turn.
+            batch = asyncio.ensure_future(self._take_batch())
+            self._running.add(batch)  # the loop keeps only weak references to tasks
+            batch.add_done_callback(self._running.discard)
+        self._arrived.append(_Request(events, channel, trace_carrier, answer))
+        return await answer
+
+    async def _take_batch(self) -> None:
+        batch, self._arrived = self._arrived, []
         try:
-            await self._publisher.publish(records)
-        except BaseException:
-            # Also on cancellation (client gone): an unpublished claim must never block a retry.
-            await self._claims.release(claimed, token)
+            await self._claim_publish_confirm(batch)
+        except asyncio.CancelledError as cancelled:
+            for request in batch:
+                request.resolve(cancelled)
             raise
-        finally:
-            self._metrics.publish_seconds.observe(time.perf_counter() - started, exemplar=current_trace_exemplar())
-        await self._claims.confirm(claimed, token)
-        surveys = sum(1 for event_id in claimed if first_seen[event_id].kind == "survey")
+        except Exception as error:
+            # Each request answers for it (503); nobody awaits this task, so it ends quietly.
+            for request in batch:
+                request.resolve(error)
+
+    async def _claim_publish_confirm(self, batch: list[_Request]) -> None:
+        token = secrets.token_hex(16)
+        unique_ids = [event_id for request in batch for event_id in request.first_seen]
+        outcomes = iter(await self._claims.claim(unique_ids, token))
+        publishing: list[_Request] = []
+        refused: list[str] = []
+        for request in batch:
+            own = [(event_id, next(outcomes)) for event_id in request.first_seen]
+            request.claimed = [event_id for event_id, outcome in own if outcome is ClaimOutcome.CLAIMED]
+            if any(outcome is ClaimOutcome.IN_FLIGHT for _, outcome in own):
+                refused.extend(request.claimed)
+                request.resolve(EventsInFlight())
+            else:
+                publishing.append(request)
+        if refused:
+            await self._claims.release(refused, token)
+        claimed = [event_id for request in publishing for event_id in request.claimed]
+        records = [
+            to_record(request.first_seen[event_id], trace_carrier=request.trace_carrier)
+            for request in publishing
+            for event_id in request.claimed
+        ]
+        if records:
+            started = time.perf_counter()
+            try:
+                await self._publisher.publish(records)
+            except BaseException:
+                # Also on cancellation (shutdown): an unpublished claim must never block a retry.
+                await self._claims.release(claimed, token)
+                raise
+            finally:
+                # The batch's first request made this task, so its trace is the exemplar.
+                elapsed_s = time.perf_counter() - started
+                self._metrics.publish_seconds.observe(elapsed_s, exemplar=current_trace_exemplar())
+            await self._claims.confirm(claimed, token)
+        for request in publishing:
+            request.resolve(self._count(request))
+
+    def _count(self, request: _Request) -> IngestResult:
+        surveys = sum(1 for event_id in request.claimed if request.first_seen[event_id].kind == "survey")
         if surveys:
-            self._metrics.events_accepted.labels(channel, "survey").inc(surveys)
-        if len(claimed) > surveys:
-            self._metrics.events_accepted.labels(channel, "mention").inc(len(claimed) - surveys)
-        duplicates = len(events) - len(claimed)
+            self._metrics.events_accepted.labels(request.channel, "survey").inc(surveys)
+        if len(request.claimed) > surveys:
+            self._metrics.events_accepted.labels(request.channel, "mention").inc(len(request.claimed) - surveys)
+        duplicates = len(request.events) - len(request.claimed)
         if duplicates:
-            self._metrics.events_duplicate.labels(channel).inc(duplicates)
-        return IngestResult(accepted=len(claimed), duplicates=duplicates, event_ids=event_ids)
+            self._metrics.events_duplicate.labels(request.channel).inc(duplicates)
+        return IngestResult(accepted=len(request.claimed), duplicates=duplicates, event_ids=request.event_ids)

@@ -37,6 +37,7 @@ from typing import IO, Any, cast
 
 from kafka.errors import KafkaError
 
+from cxpulse_shared.heap import startup_heap_frozen
 from cxpulse_shared.kafka import OutgoingRecord, PublishFailed, any_server_accepts, make_producer
 from cxpulse_shared.settings import KafkaSettings
 from cxpulse_shared.telemetry import configure_logging
@@ -307,15 +308,16 @@ def run_child(channel: socket.socket) -> None:
         return
     writer.send((_HELLO_ID, None))
     try:
-        for request_id, records in frames:
-            acknowledgements = _RequestAcknowledgements(writer, request_id, len(records))
-            try:
-                for topic, key, value, headers in records:
-                    future = producer.send(topic, key=key, value=value, headers=headers)
-                    future.add_callback(acknowledgements.acknowledged)
-                    future.add_errback(acknowledgements.failed)
-            except KafkaError as error:
-                acknowledgements.failed(error)
+        with startup_heap_frozen():
+            for request_id, records in frames:
+                acknowledgements = _RequestAcknowledgements(writer, request_id, len(records))
+                try:
+                    for topic, key, value, headers in records:
+                        future = producer.send(topic, key=key, value=value, headers=headers)
+                        future.add_callback(acknowledgements.acknowledged)
+                        future.add_errback(acknowledgements.failed)
+                except KafkaError as error:
+                    acknowledgements.failed(error)
     finally:
         producer.close(timeout=CHILD_CLOSE_TIMEOUT_S)
 

@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from cxpulse_shared.consumer import ConsumerWorker
 from cxpulse_shared.health import ReadinessCheck, health_router
+from cxpulse_shared.heap import startup_heap_frozen
 from cxpulse_shared.http_metrics import RequestCounter
 from cxpulse_shared.problem import install_problem_handlers
 from cxpulse_shared.settings import LoggingSettings
@@ -35,7 +36,8 @@ def consuming_service_app(
         worker = await asyncio.to_thread(start_worker, app)
         app.state.worker = worker
         try:
-            yield
+            with startup_heap_frozen():
+                yield
         finally:
             await asyncio.to_thread(worker.stop)
 

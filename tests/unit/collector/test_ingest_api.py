@@ -147,6 +147,18 @@ def test_timestamp_without_timezone_is_422(harness: Harness) -> None:
     assert harness.post("survey", survey(occurred_at="2026-11-20T10:00:00"))[0] == 422
 
 
+@pytest.mark.parametrize("unix_time", ["0", "1795407380", 1795407380, 1.5])
+def test_unix_time_is_not_a_date_time_and_is_422(harness: Harness, unix_time: object) -> None:
+    status, problem = harness.post("mention", mention(occurred_at=unix_time))
+    assert status == 422
+    assert "RFC 3339" in json.dumps(problem)
+    assert harness.publisher.records == []
+
+
+def test_an_rfc_3339_time_with_an_offset_is_accepted(harness: Harness) -> None:
+    assert harness.post("survey", survey(occurred_at="2026-11-20T12:00:00+02:00"))[0] == 202
+
+
 def test_mention_keeps_its_fields_and_gets_cloudevents_headers(harness: Harness) -> None:
     status, answer = harness.post("mention", mention())
     assert status == 202
