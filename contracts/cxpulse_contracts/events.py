@@ -26,6 +26,7 @@ from pydantic import (
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", examples=["acme-air"])]
 SourceId = Annotated[str, Field(min_length=1, max_length=200)]
 Metric = Literal["nps", "csat", "ces"]
+_AWARE_DATETIME: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
 _NUMBER_AS_TEXT = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*")
 
 
@@ -42,7 +43,6 @@ def _date_time_text_only(value: object) -> object:
     return value
 
 
-_AWARE_DATETIME: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
 SubmittedDateTime = Annotated[AwareDatetime, BeforeValidator(_date_time_text_only)]
 SCORE_RANGES: dict[str, tuple[int, int]] = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
 
