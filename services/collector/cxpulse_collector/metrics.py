@@ -39,7 +39,7 @@ class CollectorMetrics:
             rejections=Counter("cx_collector_rejections", "Requests refused, by reason", ["reason"], registry=registry),
             publish_seconds=Histogram(
                 "cx_collector_publish_seconds",
-                "Time from publish to the broker's acknowledgement of a request's events",
+                "Time from publish to the broker's acknowledgement of a batch's events (the requests of one loop turn)",
                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
                 registry=registry,
             ),

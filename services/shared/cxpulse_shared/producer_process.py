@@ -3,8 +3,8 @@
 kafka-python is pure Python. In the collector's own process its record encoding, CRCs and I/O
 thread took over a third of the CPU and competed with the event loop for the one GIL
 (`docs/benchmarks.md`). In a child process the same client runs on another core. The parent hands
-it each request's records over a socket pair and hears back once the broker acknowledged all of
-them; the collector still answers 202 only after that.
+it the records of each publish (the collector's: one batch of requests) over a socket pair and
+hears back once the broker acknowledged all of them; the collector still answers 202 only after that.
 
 Frames, both ways: a 4-byte big-endian length, then a `marshal`led tuple. marshal is C-fast and
 only carries plain values; the socket pair joins two halves of one program, never an outside peer.

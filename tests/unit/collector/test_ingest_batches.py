@@ -34,16 +34,16 @@ class CountingClaims(InMemoryClaims):
 
 
 class SlowPublisher(RecordingPublisher):
-    """Holds every publish until released, so a test can act while a batch is in flight."""
+    """Holds every publish until the test lets the broker answer, so it can act while a batch is in flight."""
 
     def __init__(self) -> None:
         super().__init__()
         self.calls = 0
-        self.release = asyncio.Event()
+        self.broker_answers = asyncio.Event()
 
     async def publish(self, records: Sequence[OutgoingRecord]) -> None:
         self.calls += 1
-        await self.release.wait()
+        await self.broker_answers.wait()
         await super().publish(records)
 
 
@@ -68,7 +68,7 @@ def test_concurrent_requests_share_one_claim_one_publish_and_one_confirm() -> No
             for index in range(5)
         ]
         await asyncio.sleep(0.01)
-        publisher.release.set()
+        publisher.broker_answers.set()
         return [result.accepted for result in await asyncio.gather(*requests)]
 
     assert asyncio.run(scenario()) == [1] * 5
@@ -107,7 +107,7 @@ def test_a_request_whose_client_left_still_has_its_events_published_and_confirme
         request = asyncio.ensure_future(ingest.ingest([left], channel="tool", trace_carrier={}))
         await asyncio.sleep(0.01)
         request.cancel()
-        publisher.release.set()
+        publisher.broker_answers.set()
         with pytest.raises(asyncio.CancelledError):
             await request
         await asyncio.sleep(0.01)
