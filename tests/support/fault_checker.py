@@ -7,7 +7,9 @@ receiver got by its idempotency key (the Standard Webhooks `webhook-id`).
 
 Copies are counted and reported, never hidden: the collector may publish an event twice (a
 request that died after the broker acknowledged it is retried), and the local broker may expose
-a killed scorer's open transaction. Loss and double counting are what fail a run.
+a killed scorer's open transaction. Loss and double counting are what fail a run. Scored records
+the local broker holds back behind a transaction it never ended are reported apart (`held_back`):
+no read_committed reader is ever told their fate there, while Apache Kafka aborts that transaction.
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ class TopicTally:
     records: int
     unique: int
     missing: frozenset[str]
+    copies_at: Mapping[str, tuple[tuple[int, int], ...]] = field(default_factory=dict)
+    """event_id → (partition, offset) of each of its records."""
+    read_to: Mapping[int, int] = field(default_factory=dict)
+    """partition → the offset reading stopped at; for read_committed, the last stable offset."""
 
     @property
     def copies(self) -> int:
@@ -59,8 +65,25 @@ class StreamReport:
     """When ids are missing from the scored topic: which of them sit in a transaction never committed."""
 
     @property
+    def held_back(self) -> frozenset[str]:
+        """Ids missing read_committed with a record at or past the partition's last stable offset:
+        behind a killed scorer's transaction that the local broker never ended, so no reader has been
+        told that record's fate. Apache Kafka aborts such a transaction at its timeout and the
+        survivor's committed copies show. An id whose records all lie before that offset and none is
+        visible was aborted everywhere and never written again: lost, not held back."""
+        if self.scored_uncommitted is None:
+            return frozenset()
+        stops = self.scored.read_to
+        return frozenset(
+            event_id
+            for event_id, copies in self.scored_uncommitted.copies_at.items()
+            if event_id in self.scored.missing
+            and any(offset >= stops.get(partition, 0) for partition, offset in copies)
+        )
+
+    @property
     def lost(self) -> frozenset[str]:
-        return self.feedback.missing | self.scored.missing | self.not_applied
+        return self.feedback.missing | (self.scored.missing - self.held_back) | self.not_applied
 
     def summary(self) -> str:
         return (
@@ -71,7 +94,8 @@ class StreamReport:
             f"{self.scored.copies} copies; aggregates differing from the reference: {len(self.aggregate_differences)}"
             + (
                 f"; of the ids missing from {topics.SCORED}, {self.scored_uncommitted.unique} are there "
-                f"read_uncommitted ({self.scored_uncommitted.records} records)"
+                f"read_uncommitted ({self.scored_uncommitted.records} records), {len(self.held_back)} of them "
+                "held back by a transaction the local broker never ended"
                 if self.scored_uncommitted is not None
                 else ""
             )
@@ -91,6 +115,7 @@ def tally_topic(
     """Reads from `since` until every wanted id was seen, or nothing new came for `quiet_s`."""
     wanted_ids = {event_id.encode() for event_id in wanted}
     counts: Counter[bytes] = Counter()
+    copies_at: dict[bytes, list[tuple[int, int]]] = {}
     consumer = KafkaConsumer(
         bootstrap_servers=kafka.bootstrap_servers.split(","),
         enable_auto_commit=False,
@@ -110,9 +135,11 @@ def tally_topic(
                     event_id = dict(record.headers or []).get("ce_id")
                     if event_id in wanted_ids:
                         counts[event_id] += 1
+                        copies_at.setdefault(event_id, []).append((record.partition, record.offset))
             if len(counts) == len(wanted_ids):
                 # Everything arrived; a moment more shows copies written just behind the originals.
                 quiet_s = min(quiet_s, 1.0)
+        read_to = {partition.partition: consumer.position(partition) for partition in partitions}
     finally:
         consumer.close()
     seen = {event_id.decode() for event_id in counts}
@@ -121,6 +148,8 @@ def tally_topic(
         records=sum(counts.values()),
         unique=len(counts),
         missing=frozenset(set(wanted) - seen),
+        copies_at={event_id.decode(): tuple(copies) for event_id, copies in copies_at.items()},
+        read_to=read_to,
     )
 
 
